@@ -1,0 +1,198 @@
+"""The ``territory-opt`` command line: a thin layer over the Python API.
+
+Exit codes: 0 success, 1 internal error, 2 bad input (a message naming file,
+row and column; no traceback), 3 proven infeasible.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from territory_opt import __version__
+from territory_opt._atomic import atomic_folder
+from territory_opt._errors import InfeasibleError, InputError, TerritoryOptError
+from territory_opt._progress import use_reporter
+from territory_opt.data import load_problem
+from territory_opt.data.demo import generate_demo
+from territory_opt.data.problem import Problem
+
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_INFEASIBLE = 3
+
+app = typer.Typer(
+    name="territory-opt",
+    help="Sales territory and quota planning with proven bounds and reproducible plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+T = TypeVar("T")
+
+
+class RichReporter:
+    """Shows library progress steps on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.depth = 0
+
+    def begin(self, label: str, total: int | None) -> None:  # noqa: ARG002 - protocol
+        """Start a step."""
+        self.depth += 1
+
+    def advance(self, n: int) -> None:
+        """Advance the current step (shown only as elapsed time here)."""
+
+    def end(self, label: str, seconds: float) -> None:
+        """Print the finished step with its wall time."""
+        self.depth -= 1
+        indent = "  " * self.depth
+        self.console.print(f"[dim]{indent}{label} ... {seconds:.2f} s[/dim]")
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run ``action`` with progress shown, mapping errors to exit codes."""
+    try:
+        with use_reporter(RichReporter(err)):
+            return action()
+    except InputError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    except InfeasibleError as exc:
+        err.print(f"[bold red]infeasible:[/bold red] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+    except TerritoryOptError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_INTERNAL) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: show the traceback so it can be reported
+        err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"territory-opt {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Plan sales territories and quotas: balanced, explainable, CRM-ready."""
+
+
+def _summary_table(problem: Problem) -> Table:
+    summary = problem.summary()
+    table = Table(title="Input summary", show_header=False)
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    table.add_row("accounts", f"{summary['accounts']:,}")
+    table.add_row("reps (seats)", f"{summary['reps']:,}")
+    table.add_row("total FTE", f"{summary['total_fte']:g}")
+    table.add_row("locations", str(summary["locations"]))
+    metrics = summary["metrics"]
+    assert isinstance(metrics, dict)
+    for name, total in metrics.items():
+        table.add_row(f"total {name}", f"{total:,.6g}")
+    for key in (
+        "segments",
+        "families",
+        "locked_accounts",
+        "excluded_pairs",
+        "accounts_with_current_rep",
+        "pairs",
+        "adjacency_edges",
+    ):
+        value = summary[key]
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        table.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
+    return table
+
+
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option("--metric", "-m", help="Metric column (repeatable); default: all numeric."),
+]
+
+
+@app.command()
+def validate(
+    accounts: Annotated[Path, typer.Argument(help="Accounts file (CSV, XLSX, Parquet, GPKG...).")],
+    reps: Annotated[Path, typer.Argument(help="Reps file, one row per seat.")],
+    pairs: Annotated[
+        Path | None, typer.Option(help="Pair table: account_id, rep_id, cost.")
+    ] = None,
+    adjacency: Annotated[Path | None, typer.Option(help="Edge list: unit_a, unit_b.")] = None,
+    metric: MetricOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check input files against the data contract and summarise them."""
+
+    def action() -> Problem:
+        return load_problem(accounts, reps, pairs=pairs, adjacency=adjacency, metrics=metric)
+
+    problem = _guarded(action)
+    if as_json:
+        out.print_json(json.dumps(problem.summary()))
+    else:
+        out.print(_summary_table(problem))
+        out.print("[green]inputs are valid[/green]")
+
+
+class DataFormat(StrEnum):
+    """File formats the demo data can be written in."""
+
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path("demo-output"),
+    n_accounts: Annotated[int, typer.Option("--accounts", min=100, max=1_000_000)] = 2000,
+    n_reps: Annotated[
+        int | None, typer.Option("--reps", min=3, help="Seats (default: 1/50 accounts).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    fmt: Annotated[DataFormat, typer.Option("--format", help="Data file format.")] = DataFormat.csv,
+    force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+) -> None:
+    """Generate a demo book, validate it and write inputs plus a summary."""
+
+    def action() -> Problem:
+        from territory_opt.data.demo import write_demo
+
+        acc, rep = generate_demo(n_accounts, n_reps, seed=seed)
+        with atomic_folder(out_dir, force=force) as tmp:
+            paths = write_demo(acc, rep, tmp, fmt=str(fmt))
+            problem = load_problem(*paths)
+            (tmp / "validation.json").write_text(
+                json.dumps(problem.summary(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
+        return problem
+
+    problem = _guarded(action)
+    out.print(_summary_table(problem))
+    out.print(f"[green]demo inputs written to {out_dir}[/green]")
