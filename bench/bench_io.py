@@ -31,10 +31,14 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["csv", "parquet"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
-    print("| accounts | reps | format | generate [s] | write [s] | read+validate [s] "
-          "| write+validate [s] | file [MB] | peak RSS [MB] |")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        "| accounts | reps | format | generate [s] | write [s] | read+validate [s] "
+        "| write+validate [s] | file [MB] | peak RSS [MB] |"
+    )
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         m = default_rep_count(n)
@@ -51,8 +55,10 @@ def main() -> None:
                 t_read = time.perf_counter() - t2
                 assert problem.n_accounts == n
                 size_mb = paths[0].stat().st_size / 1e6
-            print(f"| {n:,} | {m:,} | {fmt} | {t_gen:.2f} | {t_write:.2f} | {t_read:.2f} "
-                  f"| {t_write + t_read:.2f} | {size_mb:.1f} | {_peak_rss_mb():.0f} |")
+            print(
+                f"| {n:,} | {m:,} | {fmt} | {t_gen:.2f} | {t_write:.2f} | {t_read:.2f} "
+                f"| {t_write + t_read:.2f} | {size_mb:.1f} | {_peak_rss_mb():.0f} |"
+            )
 
 
 if __name__ == "__main__":
