@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,3 +56,35 @@ def shared_benchmarks() -> Path:
     if not SHARED_BENCHMARKS.is_dir():
         pytest.skip(f"benchmark folder {SHARED_BENCHMARKS} is not present")
     return SHARED_BENCHMARKS
+
+
+def gap_instance_files(path: Path, folder: Path) -> tuple[Path, Path, Path]:
+    """Write an OR-Library GAP instance as accounts, reps (max_resource) and pair CSVs.
+
+    Format: ``m n``, cost matrix m x n, resource matrix m x n, capacities m.
+    Agents become reps with ``max_resource``; items become accounts; every
+    (item, agent) pair gets its cost and resource in the pair table.
+    """
+    numbers = np.array(path.read_text().split(), dtype=np.int64)
+    m, n = int(numbers[0]), int(numbers[1])
+    cost = numbers[2 : 2 + m * n].reshape(m, n)
+    resource = numbers[2 + m * n : 2 + 2 * m * n].reshape(m, n)
+    capacity = numbers[2 + 2 * m * n : 2 + 2 * m * n + m]
+    agent, item = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    tables = {
+        "accounts": pd.DataFrame({"account_id": [f"J{j}" for j in range(n)]}),
+        "reps": pd.DataFrame({"rep_id": [f"I{i}" for i in range(m)], "max_resource": capacity}),
+        "pairs": pd.DataFrame(
+            {
+                "account_id": [f"J{j}" for j in item.ravel()],
+                "rep_id": [f"I{i}" for i in agent.ravel()],
+                "cost": cost.ravel(),
+                "resource": resource.ravel(),
+            }
+        ),
+    }
+    paths = []
+    for name, frame in tables.items():
+        paths.append(folder / f"{name}.csv")
+        frame.to_csv(paths[-1], index=False)
+    return paths[0], paths[1], paths[2]

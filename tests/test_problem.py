@@ -6,11 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from territory_opt import load_problem
-from tests.conftest import REPS_CSV
+from tests.conftest import REPS_CSV, gap_instance_files
 
 Writer = Callable[[str, str | bytes], Path]
 
@@ -85,32 +84,8 @@ def test_adjacency_is_undirected_and_deduplicated(write_file: Writer) -> None:
     assert str(problem.coord_system) == "xy"
 
 
-def _gap_tables(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    numbers = np.array(path.read_text().split(), dtype=np.int64)
-    m, n = int(numbers[0]), int(numbers[1])
-    cost = numbers[2 : 2 + m * n].reshape(m, n)
-    resource = numbers[2 + m * n : 2 + 2 * m * n].reshape(m, n)
-    capacity = numbers[2 + 2 * m * n : 2 + 2 * m * n + m]
-    agent, item = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    pairs = pd.DataFrame(
-        {
-            "account_id": [f"J{j}" for j in item.ravel()],
-            "rep_id": [f"I{i}" for i in agent.ravel()],
-            "cost": cost.ravel(),
-            "resource": resource.ravel(),
-        }
-    )
-    accounts = pd.DataFrame({"account_id": [f"J{j}" for j in range(n)]})
-    reps = pd.DataFrame({"rep_id": [f"I{i}" for i in range(m)], "max_resource": capacity})
-    return accounts, reps, pairs
-
-
 def test_gap_instance_reads_through_the_pair_table(shared_benchmarks: Path, tmp_path: Path) -> None:
-    accounts, reps, pairs = _gap_tables(shared_benchmarks / "gap" / "cattrysse1994" / "gap1-0")
-    paths = []
-    for name, frame in (("accounts", accounts), ("reps", reps), ("pairs", pairs)):
-        paths.append(tmp_path / f"{name}.csv")
-        frame.to_csv(paths[-1], index=False)
+    paths = gap_instance_files(shared_benchmarks / "gap" / "cattrysse1994" / "gap1-0", tmp_path)
     problem = load_problem(paths[0], paths[1], pairs=paths[2])
     assert (problem.n_accounts, problem.n_reps) == (15, 5)
     assert problem.metric_names == ("resource",)

@@ -168,6 +168,147 @@ class DataFormat(StrEnum):
     xlsx = "xlsx"
 
 
+def _parse_band(text: str) -> tuple[str, float]:
+    """Parse ``potential=5%`` or ``workload=0.1`` into (metric, fraction)."""
+    if "=" not in text:
+        raise InputError.single("--balance", f"'{text}' is not METRIC=TOLERANCE, e.g. potential=5%")
+    metric, _, value = text.partition("=")
+    value = value.strip()
+    try:
+        tol = float(value[:-1]) / 100.0 if value.endswith("%") else float(value)
+    except ValueError:
+        raise InputError.single(
+            "--balance", f"'{value}' is not a tolerance such as 5% or 0.05"
+        ) from None
+    return metric.strip(), tol
+
+
+class Objective(StrEnum):
+    """Main objective term of ``align``."""
+
+    travel = "travel"
+    pair_cost = "pair_cost"
+
+
+@app.command()
+def align(
+    accounts: Annotated[Path, typer.Argument(help="Accounts file.")],
+    reps: Annotated[Path, typer.Argument(help="Reps file, one row per seat.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Plan folder to write.")],
+    pairs: Annotated[
+        Path | None, typer.Option(help="Pair table: account_id, rep_id, cost.")
+    ] = None,
+    balance: Annotated[
+        list[str] | None,
+        typer.Option("--balance", "-b", help="Band METRIC=TOL, e.g. potential=5% (repeatable)."),
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="Model preset from models/.")] = None,
+    objective: Annotated[Objective | None, typer.Option(help="Main objective term.")] = None,
+    travel_weight: Annotated[
+        str | None,
+        typer.Option(
+            "--travel-weight", help="Metric that weights distance (e.g. workload), or 'none'."
+        ),
+    ] = None,
+    disruption_weight: Annotated[float | None, typer.Option(help="Cost per unit moved.")] = None,
+    disruption_metric: Annotated[str | None, typer.Option(help="Basis of disruption cost.")] = None,
+    max_moved_share: Annotated[
+        float | None, typer.Option(help="Budget: share of potential moved.")
+    ] = None,
+    max_moved_accounts: Annotated[int | None, typer.Option(help="Budget: accounts moved.")] = None,
+    max_distance: Annotated[float | None, typer.Option(help="Max account-rep distance.")] = None,
+    max_accounts: Annotated[int | None, typer.Option(help="Max accounts per rep.")] = None,
+    backend: Annotated[str, typer.Option(help="highs | highs-mip | cpsat | pulp")] = "highs",
+    solver: Annotated[str | None, typer.Option(help="PuLP solver name (pulp backend).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Time limit [s].")] = 60.0,
+    gap: Annotated[float, typer.Option(help="Relative gap counted as optimal.")] = 1e-3,
+    threads: Annotated[int, typer.Option(help="Solver threads (0 = solver default).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an existing plan folder.")] = False,
+) -> None:
+    """Assign accounts to reps with hard balance bands; write a plan folder."""
+    from territory_opt.alignment import AlignmentSpec
+    from territory_opt.alignment import align as run_align
+    from territory_opt.plan import write_plan
+
+    def action() -> object:
+        problem = load_problem(accounts, reps, pairs=pairs)
+        name = preset or ("pair-cost" if objective == Objective.pair_cost else "balanced-travel")
+        try:
+            spec = AlignmentSpec.from_preset(name)
+        except KeyError as exc:
+            raise InputError.single("--preset", str(exc.args[0])) from None
+        changes: dict[str, object] = {}
+        if balance:
+            changes["bands"] = dict(_parse_band(b) for b in balance)
+        if objective == Objective.pair_cost:
+            changes.update(pair_cost_weight=1.0, travel_weight=0.0)
+        elif objective == Objective.travel:
+            changes["travel_weight"] = 1.0
+        if travel_weight is not None:
+            changes["travel_metric"] = None if travel_weight.lower() == "none" else travel_weight
+        for key, value in (
+            ("disruption_weight", disruption_weight),
+            ("disruption_metric", disruption_metric),
+            ("max_moved_share", max_moved_share),
+            ("max_moved_accounts", max_moved_accounts),
+            ("max_distance", max_distance),
+            ("max_accounts", max_accounts),
+        ):
+            if value is not None:
+                changes[key] = value
+        spec = spec.with_(**changes)
+        plan = run_align(
+            problem,
+            spec,
+            backend=backend,
+            time_limit=time_limit,
+            gap=gap,
+            threads=threads,
+            seed=seed,
+            solver=solver,
+        )
+        write_plan(plan, out_dir, force=force)
+        return plan
+
+    plan = _guarded(action)
+    from territory_opt.plan import Plan
+
+    assert isinstance(plan, Plan)
+    _print_plan(plan, out_dir)
+    if plan.diagnosis is not None:
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if plan.assignment is None:
+        raise typer.Exit(EXIT_INTERNAL)
+
+
+def _print_plan(plan: object, out_dir: Path) -> None:
+    from territory_opt.plan import Plan
+
+    assert isinstance(plan, Plan)
+    summary = plan.summary()
+    if plan.diagnosis is not None:
+        err.print(f"[bold red]infeasible:[/bold red] {plan.diagnosis.get('summary')}")
+        for finding in plan.diagnosis.get("findings", []):
+            err.print(f"  - {finding['message']}\n    relax: {finding['relaxation']}")
+        err.print(f"diagnosis written to {out_dir / 'diagnosis.json'}")
+        return
+    table = Table(title=f"Plan: {summary['status']}", show_header=False)
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    gap = summary["gap"]
+    table.add_row("objective", f"{plan.objective:,.6g}")
+    table.add_row("lower bound", f"{plan.lower_bound:,.6g}")
+    table.add_row("gap", "-" if gap is None else f"{100 * gap:.3f} %")
+    for term, value in plan.objective_terms.items():
+        table.add_row(f"  {term}", f"{value:,.6g}")
+    table.add_row("accounts moved", f"{summary['moved_accounts']:,}")
+    table.add_row("solver", f"{plan.solver} {plan.solver_version} ({plan.backend})")
+    table.add_row("time", f"{plan.seconds:.2f} s")
+    out.print(table)
+    out.print(f"[green]plan written to {out_dir}[/green]")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path("demo-output"),

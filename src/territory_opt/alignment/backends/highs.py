@@ -1,0 +1,236 @@
+"""HiGHS through highspy, with the model built straight from numpy arrays.
+
+The constraint matrix is assembled column-wise (one column per arc) as CSC
+arrays and passed in one call; no per-variable Python objects are created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import highspy
+import numpy as np
+from scipy.sparse import csc_matrix
+
+from territory_opt.alignment.backends.base import (
+    BackendResult,
+    SolveOptions,
+    Status,
+    choice_from_values,
+    relative_gap,
+)
+from territory_opt.alignment.instance import ArcModel
+
+#: Loads smaller than this are left out of the matrix (they only add fill-in).
+_ZERO = 1e-12
+
+
+@dataclass(frozen=True)
+class RowMap:
+    """Where each constraint family sits among the model's rows."""
+
+    n_items: int
+    band_row: np.ndarray  # (m, L) row index or -1
+    budget_row: np.ndarray  # (G,) row index
+
+    @property
+    def n_rows(self) -> int:
+        """Total number of rows."""
+        return self.n_items + int((self.band_row >= 0).sum()) + len(self.budget_row)
+
+
+def row_map(model: ArcModel) -> RowMap:
+    """Return the row numbering: items, then finite bands (rep-major), then budgets."""
+    finite = np.isfinite(model.lo) | np.isfinite(model.hi)
+    band_row = np.full(model.lo.shape, -1, dtype=np.int64)
+    band_row[finite] = model.n_items + np.arange(int(finite.sum()))
+    start = model.n_items + int(finite.sum())
+    return RowMap(model.n_items, band_row, start + np.arange(len(model.budget_hi)))
+
+
+def constraint_matrix(model: ArcModel, rows: RowMap) -> csc_matrix:
+    """Return the ``(rows, arcs)`` constraint matrix in CSC form."""
+    a = model.n_arcs
+    cols = [np.arange(a)]
+    row_idx = [model.arc_item.astype(np.int64)]
+    vals = [np.ones(a)]
+    for col in range(model.load.shape[1]):
+        r = rows.band_row[model.arc_rep, col]
+        keep = (r >= 0) & (np.abs(model.load[:, col]) > _ZERO)
+        cols.append(np.flatnonzero(keep))
+        row_idx.append(r[keep])
+        vals.append(model.load[keep, col])
+    for g, r in enumerate(rows.budget_row):
+        keep = np.abs(model.budget[:, g]) > _ZERO
+        cols.append(np.flatnonzero(keep))
+        row_idx.append(np.full(int(keep.sum()), r))
+        vals.append(model.budget[keep, g])
+    return csc_matrix(
+        (np.concatenate(vals), (np.concatenate(row_idx), np.concatenate(cols))),
+        shape=(rows.n_rows, a),
+    )
+
+
+def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap]:
+    """Build the HiGHS model of an ArcModel (binary arcs, or their LP relaxation)."""
+    rows = row_map(model)
+    matrix = constraint_matrix(model, rows)
+    inf = highspy.kHighsInf
+    row_lo = np.empty(rows.n_rows)
+    row_hi = np.empty(rows.n_rows)
+    row_lo[: model.n_items] = 1.0
+    row_hi[: model.n_items] = 1.0
+    finite = rows.band_row >= 0
+    row_lo[rows.band_row[finite]] = np.where(np.isfinite(model.lo[finite]), model.lo[finite], -inf)
+    row_hi[rows.band_row[finite]] = np.where(np.isfinite(model.hi[finite]), model.hi[finite], inf)
+    row_lo[rows.budget_row] = -inf
+    row_hi[rows.budget_row] = model.budget_hi
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_arcs
+    lp.num_row_ = rows.n_rows
+    lp.col_cost_ = model.cost.astype(np.float64)
+    lp.col_lower_ = np.zeros(model.n_arcs)
+    # In the LP, x <= 1 is implied by the item rows; leaving it out keeps every
+    # reduced cost >= 0 at the optimum, which pricing and rc-fixing rely on.
+    lp.col_upper_ = np.ones(model.n_arcs) if integer else np.full(model.n_arcs, inf)
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = model.n_arcs
+    lp.a_matrix_.num_row_ = rows.n_rows
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * model.n_arcs
+    return lp, rows
+
+
+@contextlib.contextmanager
+def highs_session(
+    options: SolveOptions, *, time_limit: float | None = None
+) -> Iterator[tuple[highspy.Highs, Path]]:
+    """Yield a silent Highs object whose log goes to a temp file."""
+    with tempfile.TemporaryDirectory(prefix="territory-opt-highs-") as tmp:
+        log = Path(tmp) / "highs.log"
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", str(log))
+        h.setOptionValue(
+            "time_limit", float(time_limit if time_limit is not None else options.time_limit)
+        )
+        h.setOptionValue("random_seed", int(options.seed))
+        h.setOptionValue("mip_rel_gap", float(options.gap))
+        if options.threads:
+            h.setOptionValue("threads", int(options.threads))
+        yield h, log
+
+
+def _read_log(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+
+
+def version() -> str:
+    """HiGHS version string."""
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+class HighsMip:
+    """Exact MIP on the given arcs with HiGHS branch-and-cut."""
+
+    name = "highs-mip"
+
+    def solve(self, model: ArcModel, options: SolveOptions) -> BackendResult:
+        """Solve the binary model; the bound is HiGHS's dual bound."""
+        lp, _ = build_lp(model, integer=True)
+        with highs_session(options) as (h, log):
+            h.passModel(lp)
+            if options.warm_start is not None and len(options.warm_start) == model.n_items:
+                start = np.zeros(model.n_arcs)
+                start[options.warm_start] = 1.0
+                sol = highspy.HighsSolution()
+                sol.col_value = start.tolist()
+                sol.value_valid = True
+                h.setSolution(sol)
+            h.run()
+            status = h.getModelStatus()
+            info = h.getInfo()
+            values = (
+                np.asarray(h.getSolution().col_value) if info.primal_solution_status == 2 else None
+            )
+            text = _read_log(log)
+            bound = float(info.mip_dual_bound)
+        return _mip_result(model, status, values, bound, options, text)
+
+
+def _mip_result(
+    model: ArcModel,
+    status: highspy.HighsModelStatus,
+    values: np.ndarray | None,
+    bound: float,
+    options: SolveOptions,
+    log: str,
+) -> BackendResult:
+    ms = highspy.HighsModelStatus
+    if status == ms.kInfeasible:
+        return BackendResult(Status.INFEASIBLE, None, np.inf, np.inf, "highs", version(), log)
+    choice = choice_from_values(model, values) if values is not None else None
+    objective = model.objective(choice) if choice is not None else np.inf
+    if not np.isfinite(bound):
+        bound = -np.inf
+    bound = min(bound, objective)
+    if choice is None:
+        st = Status.TIME_LIMIT if status in (ms.kTimeLimit, ms.kInterrupt) else Status.ERROR
+        return BackendResult(st, None, np.inf, bound, "highs", version(), log)
+    gap = relative_gap(objective, bound)
+    if gap <= options.gap + 1e-12:
+        st = Status.OPTIMAL
+    elif status in (ms.kTimeLimit, ms.kInterrupt):
+        st = Status.TIME_LIMIT
+    else:
+        st = Status.FEASIBLE
+    return BackendResult(
+        st, choice, objective, bound, "highs", version(), log, stats={"arcs": float(model.n_arcs)}
+    )
+
+
+@dataclass(frozen=True)
+class LpSolution:
+    """An LP relaxation result with the duals needed for pricing."""
+
+    status: str
+    objective: float
+    values: np.ndarray
+    row_dual: np.ndarray
+    rows: RowMap
+    log: str
+
+
+def solve_lp(
+    model: ArcModel, options: SolveOptions, *, time_limit: float | None = None, ipm: bool = False
+) -> LpSolution:
+    """Solve the LP relaxation; return primal values and row duals."""
+    lp, rows = build_lp(model, integer=False)
+    with highs_session(options, time_limit=time_limit) as (h, log):
+        if ipm:
+            h.setOptionValue("solver", "ipm")
+        h.passModel(lp)
+        h.run()
+        status = h.getModelStatus()
+        sol = h.getSolution()
+        name = h.modelStatusToString(status)
+        objective = float(h.getInfo().objective_function_value)
+        values = np.asarray(sol.col_value, dtype=np.float64)
+        duals = np.asarray(sol.row_dual, dtype=np.float64)
+        text = _read_log(log)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        name = "infeasible"
+    elif status == highspy.HighsModelStatus.kOptimal:
+        name = "optimal"
+    return LpSolution(name, objective, values, duals, rows, text)

@@ -1,0 +1,499 @@
+"""An alignment instance: assignable items, per-arc coefficients and rep limits.
+
+Accounts that must travel together (a parent family) become one *item*. An
+*arc* is an allowed (item, rep) pair. :class:`Instance` evaluates cost, loads
+and disruption of any array of arcs from the Problem's arrays, so the full set
+of n × m arcs never has to be materialised: solvers work on candidate arcs and
+price the rest in chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from territory_opt._errors import InputError
+from territory_opt.alignment.spec import AlignmentSpec
+from territory_opt.data.problem import NO_INDEX, Problem
+from territory_opt.geo.distance import pair_distance
+
+#: Name of the load that counts accounts (for ``max_accounts``).
+ACCOUNTS_LOAD = "accounts"
+#: Names of the budget rows.
+MOVED_ACCOUNTS = "moved_accounts"
+MOVED_SHARE = "moved_share"
+
+
+@dataclass(frozen=True)
+class ArcModel:
+    """The assignment model on a given set of arcs, as numpy arrays.
+
+    Minimise Σ_a cost_a x_a subject to Σ_{a ∈ item i} x_a = 1 for every item,
+    lo[r, l] ≤ Σ_{a ∈ rep r} load[a, l] x_a ≤ hi[r, l], budget[:, g] · x ≤
+    budget_hi[g], x binary. Arcs are sorted by item, then rep.
+    """
+
+    n_items: int
+    n_reps: int
+    arc_item: np.ndarray
+    arc_rep: np.ndarray
+    cost: np.ndarray
+    load: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    budget: np.ndarray
+    budget_hi: np.ndarray
+    load_names: tuple[str, ...]
+    budget_names: tuple[str, ...]
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of arcs (variables)."""
+        return len(self.arc_item)
+
+    def objective(self, choice: np.ndarray) -> float:
+        """Objective of a choice of one arc index per item."""
+        return float(self.cost[choice].sum())
+
+    def rep_loads(self, choice: np.ndarray) -> np.ndarray:
+        """``(m, L)`` loads per rep for a choice of arcs."""
+        out = np.zeros((self.n_reps, self.load.shape[1]))
+        np.add.at(out, self.arc_rep[choice], self.load[choice])
+        return out
+
+    def violation(self, choice: np.ndarray) -> float:
+        """Total scaled violation of bands and budgets (0 when feasible)."""
+        loads = self.rep_loads(choice)
+        scale = np.maximum(np.nan_to_num(np.abs(self.hi), posinf=0.0), 1.0)
+        over = np.maximum(loads - self.hi, 0.0) + np.maximum(self.lo - loads, 0.0)
+        used = self.budget[choice].sum(axis=0)
+        budget_over = np.maximum(used - self.budget_hi, 0.0) / np.maximum(self.budget_hi, 1.0)
+        return float((over / scale).sum() + budget_over.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """Items, limits and arc evaluation for one Problem and AlignmentSpec.
+
+    Build with :meth:`Instance.build`; it validates that the spec's metric
+    names exist and turns families into items.
+    """
+
+    problem: Problem
+    spec: AlignmentSpec
+    item_ptr: np.ndarray
+    item_members: np.ndarray
+    account_item: np.ndarray
+    centers: np.ndarray | None
+    load_names: tuple[str, ...]
+    load_metric: tuple[int | None, ...]
+    target: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    budget_names: tuple[str, ...]
+    budget_hi: np.ndarray
+    travel_w: np.ndarray | None
+    disruption_basis: np.ndarray
+    share_basis: np.ndarray | None
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (singleton accounts and families)."""
+        return len(self.item_ptr) - 1
+
+    @property
+    def n_reps(self) -> int:
+        """Number of reps."""
+        return self.problem.n_reps
+
+    @cached_property
+    def item_size(self) -> np.ndarray:
+        """Accounts per item."""
+        return np.diff(self.item_ptr)
+
+    @cached_property
+    def _pair_keys(self) -> np.ndarray | None:
+        pairs = self.problem.pairs
+        if pairs is None:
+            return None
+        return pairs.account.astype(np.int64) * self.n_reps + pairs.rep
+
+    @cached_property
+    def _excluded_keys(self) -> np.ndarray:
+        ex = self.problem.excluded
+        return np.sort(ex[:, 0].astype(np.int64) * self.n_reps + ex[:, 1])
+
+    @classmethod
+    def build(cls, problem: Problem, spec: AlignmentSpec) -> Instance:
+        """Check the spec against the problem and prepare items and limits.
+
+        Raises
+        ------
+        InputError
+            When the spec names a metric the problem does not have, or asks for
+            travel without locations.
+        """
+        _check_spec(problem, spec)
+        item_ptr, members, account_item = _items(problem, spec.keep_families)
+        centers = rep_centers(problem) if problem.account_coords is not None else None
+        names, metric_idx = _load_columns(problem, spec)
+        target, lo, hi = _limits(problem, spec, names, metric_idx)
+        budget_names, budget_hi, share_basis = _budgets(problem, spec)
+        travel_w = None
+        if spec.travel_weight and centers is not None:
+            travel_w = (
+                problem.metric(spec.travel_metric)
+                if spec.travel_metric
+                else np.ones(problem.n_accounts)
+            )
+        basis = (
+            problem.metric(spec.disruption_metric)
+            if spec.disruption_metric
+            else np.ones(problem.n_accounts)
+        )
+        return cls(
+            problem=problem,
+            spec=spec,
+            item_ptr=item_ptr,
+            item_members=members,
+            account_item=account_item,
+            centers=centers,
+            load_names=names,
+            load_metric=metric_idx,
+            target=target,
+            lo=lo,
+            hi=hi,
+            budget_names=budget_names,
+            budget_hi=budget_hi,
+            travel_w=travel_w,
+            disruption_basis=basis,
+            share_basis=share_basis,
+        )
+
+    # ----------------------------------------------------------------- arcs
+    def _expand(
+        self, items: np.ndarray, reps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Account-level (acc, rep) arrays for arcs, plus each arc's start offset."""
+        sizes = self.item_size[items]
+        if (sizes == 1).all():
+            return self.item_members[self.item_ptr[items]], reps, np.arange(len(items))
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        offsets = np.arange(int(sizes.sum())) - np.repeat(starts, sizes)
+        acc = self.item_members[np.repeat(self.item_ptr[items], sizes) + offsets]
+        return acc, np.repeat(reps, sizes), starts
+
+    def account_allowed(
+        self, acc: np.ndarray, rep: np.ndarray, dist: np.ndarray | None
+    ) -> np.ndarray:
+        """Whether account ``acc[i]`` may go to ``rep[i]``."""
+        p = self.problem
+        ok = np.ones(len(acc), dtype=bool)
+        if self.spec.segment_match and len(p.segment_names):
+            a_seg, r_seg = p.account_segment[acc], p.rep_segment[rep]
+            ok &= (a_seg == NO_INDEX) | (r_seg == NO_INDEX) | (a_seg == r_seg)
+        locked = p.locked_rep[acc]
+        ok &= (locked == NO_INDEX) | (locked == rep)
+        keys = acc.astype(np.int64) * self.n_reps + rep
+        if len(self._excluded_keys):
+            pos = np.searchsorted(self._excluded_keys, keys).clip(0, len(self._excluded_keys) - 1)
+            ok &= self._excluded_keys[pos] != keys
+        if self._pair_keys is not None:
+            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
+            ok &= self._pair_keys[pos] == keys
+        if self.spec.max_distance is not None and dist is not None:
+            ok &= dist <= self.spec.max_distance
+        return ok
+
+    def account_terms(self, acc: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
+        """Per account-arc: distance, travel, pair cost, disruption, moved flags."""
+        p, spec = self.problem, self.spec
+        out: dict[str, np.ndarray] = {}
+        dist = None
+        if self.centers is not None and p.coord_system is not None:
+            dist = pair_distance(p.account_coords, self.centers, acc, rep, p.coord_system)  # type: ignore[arg-type]
+            out["distance"] = dist
+        travel = np.zeros(len(acc))
+        if self.travel_w is not None and dist is not None:
+            travel = spec.travel_weight * self.travel_w[acc] * dist
+        out["travel"] = travel
+        pair_cost = np.zeros(len(acc))
+        if p.pairs is not None and spec.pair_cost_weight:
+            keys = acc.astype(np.int64) * self.n_reps + rep
+            assert self._pair_keys is not None
+            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
+            found = self._pair_keys[pos] == keys
+            pair_cost = np.where(found, p.pairs.cost[pos], 0.0) * spec.pair_cost_weight
+        out["pair_cost"] = pair_cost
+        current = p.current_rep[acc]
+        moved = (current != NO_INDEX) & (current != rep)
+        out["moved"] = moved.astype(np.float64)
+        out["disruption"] = spec.disruption_weight * self.disruption_basis[acc] * moved
+        out["allowed"] = self.account_allowed(acc, rep, dist).astype(np.float64)
+        return out
+
+    def account_loads(self, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
+        """``(len, L)`` loads of account-arcs, with pair-table overrides applied."""
+        p = self.problem
+        load = np.empty((len(acc), len(self.load_names)))
+        pos = found = None
+        if p.pairs is not None:
+            keys = acc.astype(np.int64) * self.n_reps + rep
+            assert self._pair_keys is not None
+            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
+            found = self._pair_keys[pos] == keys
+        for col, j in enumerate(self.load_metric):
+            if j is None:
+                load[:, col] = 1.0
+                continue
+            values = p.metrics[acc, j]
+            if pos is not None and found is not None:
+                assert p.pairs is not None
+                override = np.where(found, p.pairs.metrics[pos, j], np.nan)
+                values = np.where(np.isnan(override), values, override)
+            load[:, col] = np.nan_to_num(values, nan=0.0)
+        return load
+
+    def evaluate(self, items: np.ndarray, reps: np.ndarray) -> dict[str, np.ndarray]:
+        """Item-level arc terms: cost, load ``(A, L)``, budget ``(A, G)``, allowed."""
+        acc, rep, starts = self._expand(items, reps)
+        terms = self.account_terms(acc, rep)
+        load = self.account_loads(acc, rep)
+        budget = np.zeros((len(acc), len(self.budget_names)))
+        for g, name in enumerate(self.budget_names):
+            if name == MOVED_ACCOUNTS:
+                budget[:, g] = terms["moved"]
+            else:
+                assert self.share_basis is not None
+                budget[:, g] = terms["moved"] * self.share_basis[acc]
+        cost = terms["travel"] + terms["pair_cost"] + terms["disruption"]
+        if len(starts) == len(acc):  # all singletons
+            return {"cost": cost, "load": load, "budget": budget, "allowed": terms["allowed"] > 0}
+        return {
+            "cost": np.add.reduceat(cost, starts),
+            "load": np.add.reduceat(load, starts, axis=0),
+            "budget": np.add.reduceat(budget, starts, axis=0),
+            "allowed": np.minimum.reduceat(terms["allowed"], starts) > 0,
+        }
+
+    def arc_model(self, items: np.ndarray, reps: np.ndarray) -> ArcModel:
+        """Build the model restricted to the given arcs (disallowed arcs are dropped)."""
+        order = np.lexsort((reps, items))
+        items, reps = items[order], reps[order]
+        ev = self.evaluate(items, reps)
+        keep = ev["allowed"]
+        return ArcModel(
+            n_items=self.n_items,
+            n_reps=self.n_reps,
+            arc_item=np.ascontiguousarray(items[keep], dtype=np.int32),
+            arc_rep=np.ascontiguousarray(reps[keep], dtype=np.int32),
+            cost=ev["cost"][keep],
+            load=ev["load"][keep],
+            lo=self.lo,
+            hi=self.hi,
+            budget=ev["budget"][keep],
+            budget_hi=self.budget_hi,
+            load_names=self.load_names,
+            budget_names=self.budget_names,
+        )
+
+    def all_arcs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (item, rep) pair that could be allowed (before filtering).
+
+        With a pair table only the listed pairs; otherwise all items × reps.
+        """
+        if self.problem.pairs is not None:
+            pairs = self.problem.pairs
+            items = self.account_item[pairs.account]
+            keys = np.unique(items.astype(np.int64) * self.n_reps + pairs.rep)
+            return (keys // self.n_reps).astype(np.int32), (keys % self.n_reps).astype(np.int32)
+        items = np.repeat(np.arange(self.n_items, dtype=np.int32), self.n_reps)
+        reps = np.tile(np.arange(self.n_reps, dtype=np.int32), self.n_items)
+        return items, reps
+
+    @property
+    def n_all_arcs(self) -> int:
+        """Number of arcs :meth:`all_arcs` would return."""
+        if self.problem.pairs is not None:
+            return len(self.problem.pairs.account)
+        return self.n_items * self.n_reps
+
+    def assignment_from_choice(self, model: ArcModel, choice: np.ndarray) -> np.ndarray:
+        """Rep index per account from one chosen arc per item."""
+        rep_of_item = np.full(self.n_items, NO_INDEX, dtype=np.int32)
+        rep_of_item[model.arc_item[choice]] = model.arc_rep[choice]
+        return rep_of_item[self.account_item]
+
+
+def rep_centers(problem: Problem) -> np.ndarray:
+    """Travel origin per rep: home; else the centroid of the rep's current book.
+
+    A rep with neither (an open seat without a home) is placed at the centroid
+    of all accounts; give open seats a home to plan where the hire will sit.
+    """
+    coords = problem.account_coords
+    assert coords is not None
+    m = problem.n_reps
+    centers = np.full((m, 2), np.nan) if problem.rep_home is None else problem.rep_home.copy()
+    missing = np.flatnonzero(~np.isfinite(centers).all(axis=1))
+    if len(missing):
+        cur = problem.current_rep
+        has = cur >= 0
+        counts = np.bincount(cur[has], minlength=m)
+        sums = np.column_stack(
+            [np.bincount(cur[has], weights=coords[has, d], minlength=m) for d in range(2)]
+        )
+        overall = coords.mean(axis=0)
+        for r in missing:
+            centers[r] = sums[r] / counts[r] if counts[r] else overall
+    return centers
+
+
+def _check_spec(problem: Problem, spec: AlignmentSpec) -> None:
+    names = set(problem.metric_names)
+    for label, metric in (
+        ("travel_metric", spec.travel_metric),
+        ("disruption_metric", spec.disruption_metric),
+        ("moved_share_metric", spec.moved_share_metric),
+        *(("band", b.metric) for b in spec.bands),
+    ):
+        if metric is not None and metric not in names:
+            valid = ", ".join(problem.metric_names) or "(none)"
+            raise InputError.single(
+                "alignment settings",
+                f"{label} names metric '{metric}', which the accounts "
+                f"do not have; metrics are: {valid}",
+                column=label,
+            )
+    if spec.travel_weight > 0 and problem.account_coords is None and problem.pairs is None:
+        raise InputError.single(
+            "alignment settings",
+            "travel is in the objective but the accounts have no "
+            "location (lat/lon, x/y or geometry); add locations or set travel_weight 0",
+        )
+    if spec.max_distance is not None and problem.account_coords is None:
+        raise InputError.single(
+            "alignment settings", "max_distance needs account locations", column="max_distance"
+        )
+
+
+def _items(problem: Problem, keep_families: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group accounts into items: each family is one item, every other account its own."""
+    n = problem.n_accounts
+    fam = problem.family if keep_families else np.full(n, NO_INDEX, dtype=np.int32)
+    n_fam = int(fam.max()) + 1 if n and fam.max() >= 0 else 0
+    # Item key: family f -> f; singleton account i -> n_fam + rank among singletons.
+    key = np.where(fam >= 0, fam, 0).astype(np.int64)
+    single = fam < 0
+    key[single] = n_fam + np.arange(int(single.sum()))
+    # Items ordered by their first account, so item order follows the input order.
+    first = np.full(n_fam + int(single.sum()), n, dtype=np.int64)
+    np.minimum.at(first, key, np.arange(n))
+    rank = np.empty_like(first)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    account_item = rank[key].astype(np.int32)
+    members = np.argsort(account_item, kind="stable").astype(np.int32)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(account_item, minlength=len(first)))])
+    return ptr.astype(np.int64), members, account_item
+
+
+def _load_columns(
+    problem: Problem, spec: AlignmentSpec
+) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
+    names: list[str] = []
+    for band in spec.bands:
+        if band.metric not in names:
+            names.append(band.metric)
+    bounded = np.isfinite(problem.rep_min).any(axis=0) | np.isfinite(problem.rep_max).any(axis=0)
+    for j in np.flatnonzero(bounded):
+        if problem.metric_names[j] not in names:
+            names.append(problem.metric_names[j])
+    idx: list[int | None] = [problem.metric_names.index(n) for n in names]
+    if spec.max_accounts is not None:
+        names.append(ACCOUNTS_LOAD)
+        idx.append(None)
+    return tuple(names), tuple(idx)
+
+
+def pools(problem: Problem, spec: AlignmentSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Band pool of every account and every rep.
+
+    Without segments (or with ``segment_match`` off) there is one pool. With
+    segments, each segment that has reps is a pool; reps without a segment and
+    accounts of segments without reps form the general pool (-1).
+    """
+    if not spec.segment_match or not len(problem.segment_names):
+        return np.zeros(problem.n_accounts, dtype=np.int32), np.zeros(
+            problem.n_reps, dtype=np.int32
+        )
+    rep_pool = problem.rep_segment.astype(np.int32)
+    staffed = np.unique(rep_pool[rep_pool >= 0])
+    acc_pool = np.where(
+        np.isin(problem.account_segment, staffed), problem.account_segment, NO_INDEX
+    )
+    return acc_pool.astype(np.int32), rep_pool
+
+
+def _limits(
+    problem: Problem, spec: AlignmentSpec, names: tuple[str, ...], idx: tuple[int | None, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m, n_loads = problem.n_reps, len(names)
+    target = np.full((m, n_loads), np.nan)
+    lo, hi = np.full((m, n_loads), -np.inf), np.full((m, n_loads), np.inf)
+    acc_pool, rep_pool = pools(problem, spec)
+    tolerance = {b.metric: b.tolerance for b in spec.bands}
+    cap = problem.rep_capacity
+    for col, (name, j) in enumerate(zip(names, idx, strict=True)):
+        if j is None:
+            hi[:, col] = float(spec.max_accounts or np.inf)
+            continue
+        values = problem.metrics[:, j]
+        if not np.isnan(values).all():
+            for pool in np.unique(rep_pool):
+                reps = rep_pool == pool
+                total = float(np.nansum(values[acc_pool == pool]))
+                target[reps, col] = total * cap[reps] / cap[reps].sum()
+        if name in tolerance:
+            if np.isnan(values).any():
+                raise InputError.single(
+                    "alignment settings",
+                    f"a relative band on '{name}' needs the metric on "
+                    "every account; it exists only in the pair table, so use min_/max_ "
+                    "columns on reps instead",
+                    column=name,
+                )
+            t = tolerance[name]
+            lo[:, col] = (1.0 - t) * target[:, col]
+            hi[:, col] = (1.0 + t) * target[:, col]
+        lo[:, col] = np.fmax(lo[:, col], problem.rep_min[:, j])
+        hi[:, col] = np.fmin(hi[:, col], problem.rep_max[:, j])
+    return target, lo, hi
+
+
+def _budgets(
+    problem: Problem, spec: AlignmentSpec
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray | None]:
+    names: list[str] = []
+    limits: list[float] = []
+    basis = None
+    if spec.max_moved_accounts is not None:
+        names.append(MOVED_ACCOUNTS)
+        limits.append(float(spec.max_moved_accounts))
+    if spec.max_moved_share is not None:
+        metric = spec.moved_share_metric or spec.disruption_metric
+        if metric is None:
+            metric = "potential" if "potential" in problem.metric_names else None
+        if metric is None:
+            raise InputError.single(
+                "alignment settings",
+                "max_moved_share needs moved_share_metric (e.g. "
+                "revenue_ly); the accounts have no 'potential' column",
+                column="max_moved_share",
+            )
+        basis = problem.metric(metric)
+        held = float(basis[problem.current_rep >= 0].sum())
+        names.append(MOVED_SHARE)
+        limits.append(spec.max_moved_share * held)
+    return tuple(names), np.array(limits, dtype=np.float64), basis

@@ -1,0 +1,538 @@
+"""The default HiGHS pipeline: priced LP bound, LP-guided sub-MIP, reduced-cost fixing.
+
+Notes
+-----
+1. **Candidate arcs.** Each item gets its ``k`` nearest reps (within its
+   segment pool), its current and locked rep; each rep gets its nearest items
+   (reverse neighbours). With a pair table the listed pairs are the arcs.
+2. **Priced LP.** The LP relaxation is solved on the candidate arcs. With row
+   duals u (items), π (bands, budgets), the reduced cost of any arc is
+   rc = c − u_i − Σ_l π_{r,l} load_l − Σ_g π_g budget_g. Pricing evaluates rc
+   over *all* arcs in chunks and adds the negative ones until none is left, so
+   the final LP value is the LP bound of the full problem. Before convergence,
+   z_restricted + Σ_i min(0, min_r rc_ir) is still a valid (Lagrangian) bound
+   because each item's arcs sum to one.
+3. **Incumbent.** Items the LP assigns integrally are fixed to that arc; the
+   fractional ones (at most one per binding band row) and items with cheap
+   alternatives are solved as a small MIP. The free set grows until a plan is
+   found.
+4. **Reduced-cost fixing.** With incumbent value z* and LP bound z_LP, an arc
+   with rc > z* − z_LP cannot be in any plan better than z*. The MIP over the
+   remaining arcs, warm-started from z*, is then solved; the optimum of the full
+   problem is ≥ min(z*, bound of that MIP), which is reported as the bound.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from territory_opt._progress import step
+from territory_opt.alignment.backends.base import (
+    BackendResult,
+    SolveOptions,
+    Status,
+    relative_gap,
+)
+from territory_opt.alignment.backends.highs import HighsMip, LpSolution, solve_lp, version
+from territory_opt.alignment.instance import ArcModel, Instance, pools
+from territory_opt.geo.distance import unit_vectors
+
+#: Models with at most this many arcs are solved on all arcs, without pricing.
+FULL_ARC_LIMIT = 400_000
+#: Nearest reps per account in the candidate set (enough for ±5 % bands in tests
+#: on clustered books; pricing adds whatever else the LP needs).
+CANDIDATE_K = 8
+#: Nearest items per rep added as reverse candidates.
+REVERSE_K = 30
+#: Arcs priced per chunk (bounds memory at ~200 MB for 3 metrics).
+PRICE_CHUNK = 2_000_000
+#: Most negative arcs added per item per pricing round.
+ADD_PER_ITEM = 3
+#: MIP after reduced-cost fixing is attempted up to this many arcs.
+MIP_ARC_LIMIT = 1_500_000
+#: Time share of one LP-guided incumbent attempt.
+INCUMBENT_TIME_SHARE = 0.05
+#: Reps re-optimised together in one large-neighbourhood step.
+LNS_REPS = 5
+#: Time limit of one neighbourhood MIP [s].
+LNS_STEP_SECONDS = 1.0
+#: Share of the remaining time given to the neighbourhood search before rc-fixing.
+LNS_TIME_SHARE = 0.5
+#: Values within this of 0 or 1 count as integral.
+INTEGRAL_TOL = 1e-6
+
+
+@dataclass
+class _Clock:
+    deadline: float
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+
+def candidate_arcs(inst: Instance, k: int = CANDIDATE_K) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-rep candidates plus current/locked reps and reverse neighbours."""
+    p = inst.problem
+    if inst.n_all_arcs <= FULL_ARC_LIMIT or inst.centers is None or p.coord_system is None:
+        return inst.all_arcs()
+    assert p.account_coords is not None
+    lead = inst.item_members[inst.item_ptr[:-1]]  # first account of each item
+    pts = unit_vectors(p.account_coords[lead], p.coord_system)
+    ctr = unit_vectors(inst.centers, p.coord_system)
+    acc_pool, rep_pool = pools(p, inst.spec)
+    item_pool = acc_pool[lead]
+    items_out, reps_out = [], []
+    for pool in np.unique(rep_pool):
+        reps = np.flatnonzero((rep_pool == pool) | (rep_pool < 0))
+        members = np.flatnonzero(item_pool == pool) if pool >= 0 else np.flatnonzero(item_pool < 0)
+        if len(members) == 0 or len(reps) == 0:
+            continue
+        kk = min(k, len(reps))
+        _, near = cKDTree(ctr[reps]).query(pts[members], k=kk, workers=-1)
+        near = np.asarray(near).reshape(len(members), kk)
+        items_out.append(np.repeat(members, kk))
+        reps_out.append(reps[near].ravel())
+        kr = min(REVERSE_K, len(members))
+        _, back = cKDTree(pts[members]).query(ctr[reps], k=kr, workers=-1)
+        back = np.asarray(back).reshape(len(reps), kr)
+        items_out.append(members[back].ravel())
+        reps_out.append(np.repeat(reps, kr))
+    for col in (p.current_rep, p.locked_rep):
+        has = col >= 0
+        items_out.append(inst.account_item[has])
+        reps_out.append(col[has])
+    keys = np.unique(
+        np.concatenate(items_out).astype(np.int64) * inst.n_reps + np.concatenate(reps_out)
+    )
+    return (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
+
+
+def _duals(model: ArcModel, lp: LpSolution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item duals u, band duals π (m, L), budget duals (G)."""
+    u = lp.row_dual[: model.n_items]
+    pi = np.zeros(model.lo.shape)
+    ok = lp.rows.band_row >= 0
+    pi[ok] = lp.row_dual[lp.rows.band_row[ok]]
+    beta = lp.row_dual[lp.rows.budget_row] if len(lp.rows.budget_row) else np.zeros(0)
+    return u, pi, beta
+
+
+def reduced_costs(
+    inst: Instance,
+    items: np.ndarray,
+    reps: np.ndarray,
+    u: np.ndarray,
+    pi: np.ndarray,
+    beta: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduced cost and allowed flag of arbitrary arcs under the given duals."""
+    ev = inst.evaluate(items, reps)
+    rc = ev["cost"] - u[items] - (ev["load"] * pi[reps]).sum(axis=1)
+    if len(beta):
+        rc -= ev["budget"] @ beta
+    return rc, ev["allowed"]
+
+
+def _price_all(
+    inst: Instance,
+    u: np.ndarray,
+    pi: np.ndarray,
+    beta: np.ndarray,
+    threshold: float,
+    per_item: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every allowed arc with reduced cost below ``threshold`` (chunked over items)."""
+    m = inst.n_reps
+    chunk_items = max(1, PRICE_CHUNK // max(m, 1))
+    found_i, found_r, found_rc = [], [], []
+    if inst.problem.pairs is not None:
+        all_i, all_r = inst.all_arcs()
+        bounds = np.searchsorted(all_i, np.arange(0, inst.n_items + chunk_items, chunk_items))
+        chunks = [(all_i[a:b], all_r[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    else:
+        chunks = []
+        for start in range(0, inst.n_items, chunk_items):
+            its = np.arange(start, min(inst.n_items, start + chunk_items), dtype=np.int32)
+            chunks.append((np.repeat(its, m), np.tile(np.arange(m, dtype=np.int32), len(its))))
+    for its, rps in chunks:
+        if len(its) == 0:
+            continue
+        rc, allowed = reduced_costs(inst, its, rps, u, pi, beta)
+        keep = allowed & (rc < threshold)
+        its, rps, rc = its[keep], rps[keep], rc[keep]
+        if per_item is not None and len(rc):
+            order = np.lexsort((rc, its))
+            its, rps, rc = its[order], rps[order], rc[order]
+            rank = np.arange(len(its)) - np.searchsorted(its, its)
+            keep = rank < per_item
+            its, rps, rc = its[keep], rps[keep], rc[keep]
+        found_i.append(its)
+        found_r.append(rps)
+        found_rc.append(rc)
+    if not found_i:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    return np.concatenate(found_i), np.concatenate(found_r), np.concatenate(found_rc)
+
+
+def _lagrangian_bound(inst: Instance, lp_obj: float, items: np.ndarray, rc: np.ndarray) -> float:
+    best = np.zeros(inst.n_items)
+    np.minimum.at(best, items, rc)
+    return lp_obj + float(best.sum())
+
+
+@dataclass(frozen=True)
+class PricedLp:
+    """The LP bound of the full problem and the arcs it was solved on."""
+
+    model: ArcModel
+    lp: LpSolution
+    bound: float
+    converged: bool
+    rounds: int
+    full: bool = False
+
+
+def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp | None:
+    """Column generation until no arc prices out; None when the LP is infeasible."""
+    items, reps = candidate_arcs(inst)
+    model = inst.arc_model(items, reps)
+    full = len(items) >= inst.n_all_arcs
+    model = _cover_items(inst, model)
+    bound = -np.inf
+    for rounds in range(1, 200):
+        with step(f"LP round {rounds} ({model.n_arcs:,} arcs)"):
+            lp = solve_lp(model, options, time_limit=clock.left(), ipm=model.n_arcs > 300_000)
+        if lp.status == "infeasible":
+            if full:
+                return None
+            # The restriction may be what is infeasible: fall back to all arcs.
+            items, reps = inst.all_arcs()
+            model, full = inst.arc_model(items, reps), True
+            continue
+        if lp.status != "optimal":
+            return PricedLp(model, lp, bound, False, rounds)
+        if full:
+            return PricedLp(model, lp, lp.objective, True, rounds, full=True)
+        u, pi, beta = _duals(model, lp)
+        with step("Pricing all arcs"):
+            ni, nr, nrc = _price_all(
+                inst,
+                u,
+                pi,
+                beta,
+                -1e-7 * max(1.0, abs(lp.objective) / max(inst.n_items, 1)),
+                ADD_PER_ITEM,
+            )
+        bound = max(bound, _lagrangian_bound(inst, lp.objective, ni, nrc))
+        if len(ni) == 0:
+            return PricedLp(model, lp, lp.objective, True, rounds)
+        keys = np.union1d(
+            model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep,
+            ni.astype(np.int64) * inst.n_reps + nr,
+        )
+        model = inst.arc_model(
+            (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
+        )
+        if clock.left() <= 0:
+            return PricedLp(model, lp, bound, False, rounds)
+    return None
+
+
+def _cover_items(inst: Instance, model: ArcModel) -> ArcModel:
+    """Add all allowed arcs of items that have none among the candidates."""
+    covered = np.zeros(inst.n_items, dtype=bool)
+    covered[model.arc_item] = True
+    missing = np.flatnonzero(~covered).astype(np.int32)
+    if len(missing) == 0 or inst.problem.pairs is not None:
+        return model
+    m = inst.n_reps
+    items = np.concatenate([model.arc_item, np.repeat(missing, m)])
+    reps = np.concatenate([model.arc_rep, np.tile(np.arange(m, dtype=np.int32), len(missing))])
+    return inst.arc_model(items, reps)
+
+
+def _sub_model(model: ArcModel, keep: np.ndarray) -> tuple[ArcModel, np.ndarray]:
+    idx = np.flatnonzero(keep)
+    sub = ArcModel(
+        n_items=model.n_items,
+        n_reps=model.n_reps,
+        arc_item=model.arc_item[idx],
+        arc_rep=model.arc_rep[idx],
+        cost=model.cost[idx],
+        load=model.load[idx],
+        lo=model.lo,
+        hi=model.hi,
+        budget=model.budget[idx],
+        budget_hi=model.budget_hi,
+        load_names=model.load_names,
+        budget_names=model.budget_names,
+    )
+    return sub, idx
+
+
+def lp_guided_incumbent(
+    model: ArcModel, lp: LpSolution, rc: np.ndarray, options: SolveOptions, clock: _Clock
+) -> tuple[np.ndarray | None, str, bool]:
+    """Fix integral LP items, solve the rest as a MIP; widen the free set until a plan is found.
+
+    Returns the plan (or None), the solver log, and whether the last attempt, on
+    every arc of ``model`` with every item free, proved that no plan exists.
+    """
+    x = lp.values
+    best_x = np.zeros(model.n_items)
+    np.maximum.at(best_x, model.arc_item, x)
+    fractional = best_x < 1.0 - INTEGRAL_TOL
+    scale = max(abs(lp.objective), 1.0) / max(model.n_items, 1)
+    delta = 0.05 * scale
+    log = ""
+    for attempt in range(8):
+        free = fractional.copy()
+        if attempt:
+            cheap = rc <= delta
+            free[model.arc_item[cheap & (x < INTEGRAL_TOL)]] = True
+        keep = (x > INTEGRAL_TOL) | (free[model.arc_item] & (rc <= delta))
+        # Fixed items keep only their LP arc.
+        keep &= free[model.arc_item] | (x > 1.0 - INTEGRAL_TOL)
+        sub, idx = _sub_model(model, keep)
+        limit = min(clock.left(), max(1.0, INCUMBENT_TIME_SHARE * options.time_limit))
+        res = HighsMip().solve(
+            sub,
+            SolveOptions(
+                time_limit=limit,
+                gap=max(options.gap, 1e-3),
+                threads=options.threads,
+                seed=options.seed,
+            ),
+        )
+        log += res.log
+        if res.choice is not None:
+            return idx[res.choice], log, False
+        if res.status == Status.INFEASIBLE and keep.all():
+            return None, log, True
+        if res.status == Status.TIME_LIMIT and clock.left() <= 0:
+            break
+        delta *= 4.0
+        if attempt >= 4:
+            delta = np.inf
+    return None, log, False
+
+
+def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult, ArcModel | None]:
+    """Run the default HiGHS pipeline (see module notes) within the time limit."""
+    clock = _Clock(time.perf_counter() + options.time_limit)
+    stats: dict[str, float] = {}
+    t0 = time.perf_counter()
+    priced = priced_lp(inst, options, clock)
+    if priced is None:
+        return BackendResult(
+            Status.INFEASIBLE,
+            None,
+            np.inf,
+            np.inf,
+            "highs",
+            version(),
+            "LP relaxation is infeasible",
+        ), None
+    stats.update(
+        lp_seconds=time.perf_counter() - t0,
+        lp_rounds=float(priced.rounds),
+        lp_bound=priced.bound,
+        lp_arcs=float(priced.model.n_arcs),
+    )
+    model, lp = priced.model, priced.lp
+    if lp.status != "optimal":
+        return BackendResult(
+            Status.TIME_LIMIT, None, np.inf, priced.bound, "highs", version(), lp.log, stats
+        ), model
+    u, pi, beta = _duals(model, lp)
+    rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
+    if len(beta):
+        rc -= model.budget @ beta
+    with step("Finding a plan (LP-guided MIP)"):
+        choice, log, proven = lp_guided_incumbent(model, lp, rc, options, clock)
+    log = lp.log + log
+    bound = priced.bound
+    if choice is None and proven and not priced.full and inst.n_all_arcs <= MIP_ARC_LIMIT:
+        with step("Checking every arc"):
+            everything = inst.arc_model(*inst.all_arcs())
+            res = HighsMip().solve(
+                everything,
+                SolveOptions(
+                    time_limit=clock.left(),
+                    gap=options.gap,
+                    threads=options.threads,
+                    seed=options.seed,
+                ),
+            )
+        if res.status == Status.INFEASIBLE:
+            return res, None
+        proven = False
+        if res.choice is not None:
+            model, choice = everything, res.choice
+    if choice is None and proven and priced.full:
+        return BackendResult(
+            Status.INFEASIBLE,
+            None,
+            np.inf,
+            np.inf,
+            "highs",
+            version(),
+            log + "\nno integer plan exists on any arc",
+            stats,
+        ), model
+    if choice is None:
+        return BackendResult(
+            Status.TIME_LIMIT, None, np.inf, bound, "highs", version(), log, stats
+        ), model
+    incumbent = model.objective(choice)
+    stats["first_plan_seconds"] = time.perf_counter() - t0
+    stats["first_plan_gap"] = relative_gap(incumbent, bound)
+    with step("Improving the plan (neighbourhood search)"):
+        target = bound + options.gap * abs(bound)
+        lns_clock = _Clock(min(clock.deadline, time.perf_counter() + LNS_TIME_SHARE * clock.left()))
+        choice, steps = large_neighbourhood_search(
+            inst, model, choice, options, lns_clock, target=target
+        )
+    incumbent = model.objective(choice)
+    stats["lns_improvements"] = float(steps)
+    stats["lns_gap"] = relative_gap(incumbent, bound)
+    if relative_gap(incumbent, bound) > options.gap and clock.left() > 0 and priced.converged:
+        with step("Reduced-cost fixing and MIP"):
+            threshold = incumbent - bound + 1e-9 * max(1.0, abs(incumbent))
+            fi, fr, _ = _price_all(inst, u, pi, beta, threshold, None)
+            stats["fixed_arcs"] = float(len(fi))
+            if len(fi) <= MIP_ARC_LIMIT:
+                reduced = inst.arc_model(fi, fr)
+                start = _map_choice(model, choice, reduced)
+                res = HighsMip().solve(
+                    reduced,
+                    SolveOptions(
+                        time_limit=clock.left(),
+                        gap=options.gap,
+                        threads=options.threads,
+                        seed=options.seed,
+                        warm_start=start,
+                    ),
+                )
+                log += res.log
+                if res.choice is not None and res.objective <= incumbent + 1e-9:
+                    model, choice, incumbent = reduced, res.choice, res.objective
+                if np.isfinite(res.lower_bound):
+                    bound = max(bound, min(incumbent, res.lower_bound))
+                elif res.status == Status.INFEASIBLE:
+                    bound = incumbent  # nothing better than the incumbent exists
+    gap = relative_gap(incumbent, bound)
+    status = (
+        Status.OPTIMAL
+        if gap <= options.gap + 1e-12
+        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
+    )
+    stats["seconds"] = time.perf_counter() - t0
+    return BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats), model
+
+
+def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray | None:
+    """Translate chosen arcs of one model to arc indices of another (None if missing)."""
+    m = src.n_reps
+    keys_src = src.arc_item[choice].astype(np.int64) * m + src.arc_rep[choice]
+    keys_dst = dst.arc_item.astype(np.int64) * m + dst.arc_rep
+    pos = np.searchsorted(keys_dst, keys_src)
+    pos = pos.clip(0, len(keys_dst) - 1)
+    if len(keys_dst) == 0 or (keys_dst[pos] != keys_src).any():
+        return None
+    return pos
+
+
+def _rep_neighbours(inst: Instance, k: int) -> np.ndarray:
+    """``(m, k)`` each rep and its nearest reps by center (by index when no locations)."""
+    m = inst.n_reps
+    k = min(k, m)
+    if inst.centers is None or inst.problem.coord_system is None:
+        return (np.arange(m)[:, None] + np.arange(k)[None, :]) % m
+    pts = unit_vectors(inst.centers, inst.problem.coord_system)
+    _, near = cKDTree(pts).query(pts, k=k)
+    return np.asarray(near).reshape(m, k)
+
+
+def large_neighbourhood_search(
+    inst: Instance,
+    model: ArcModel,
+    choice: np.ndarray,
+    options: SolveOptions,
+    clock: _Clock,
+    *,
+    target: float = -np.inf,
+) -> tuple[np.ndarray, int]:
+    """Improve a plan by re-solving a few neighbouring reps at a time exactly.
+
+    Each step frees every item of a rep and its nearest reps, keeps only arcs
+    among them, and solves that small MIP with the other reps fixed. Loads of
+    other reps do not change, so every accepted step keeps the plan feasible.
+    Stops when a full pass over the reps brings no improvement, at ``target``,
+    or when time runs out.
+    """
+    rng = np.random.default_rng(options.seed)
+    neighbours = _rep_neighbours(inst, LNS_REPS)
+    m = inst.n_reps
+    improved_steps = 0
+    stale = 0
+    order = rng.permutation(m)
+    pos = 0
+    while clock.left() > 0.05 and stale < m and model.objective(choice) > target:
+        seed_rep = order[pos % m]
+        pos += 1
+        group = np.zeros(m, dtype=bool)
+        group[neighbours[seed_rep]] = True
+        chosen_rep = model.arc_rep[choice]
+        free_item = np.zeros(model.n_items, dtype=bool)
+        free_item[model.arc_item[choice][group[chosen_rep]]] = True
+        keep = free_item[model.arc_item] & group[model.arc_rep]
+        idx = np.flatnonzero(keep)
+        items = np.flatnonzero(free_item)
+        remap = np.full(model.n_items, -1, dtype=np.int64)
+        remap[items] = np.arange(len(items))
+        lo = np.where(group[:, None], model.lo, -np.inf)
+        hi = np.where(group[:, None], model.hi, np.inf)
+        fixed = choice[~free_item[model.arc_item[choice]]]
+        budget_hi = model.budget_hi - model.budget[fixed].sum(axis=0)
+        sub = ArcModel(
+            n_items=len(items),
+            n_reps=m,
+            arc_item=remap[model.arc_item[idx]].astype(np.int32),
+            arc_rep=model.arc_rep[idx],
+            cost=model.cost[idx],
+            load=model.load[idx],
+            lo=lo,
+            hi=hi,
+            budget=model.budget[idx],
+            budget_hi=budget_hi,
+            load_names=model.load_names,
+            budget_names=model.budget_names,
+        )
+        current = choice[free_item[model.arc_item[choice]]]
+        start = np.searchsorted(idx, current)
+        res = HighsMip().solve(
+            sub,
+            SolveOptions(
+                time_limit=min(LNS_STEP_SECONDS, clock.left()),
+                gap=1e-6,
+                threads=options.threads,
+                seed=options.seed,
+                warm_start=start,
+            ),
+        )
+        before = float(model.cost[current].sum())
+        if res.choice is not None and res.objective < before - 1e-9 * max(1.0, abs(before)):
+            new_choice = choice.copy()
+            new_arcs = idx[res.choice]
+            new_choice[model.arc_item[new_arcs]] = new_arcs
+            choice = new_choice
+            improved_steps += 1
+            stale = 0
+        else:
+            stale += 1
+    return choice, improved_steps
