@@ -63,14 +63,27 @@ class ArcModel:
         np.add.at(out, self.arc_rep[choice], self.load[choice])
         return out
 
-    def violation(self, choice: np.ndarray) -> float:
-        """Total scaled violation of bands and budgets (0 when feasible)."""
+    def row_scale(self) -> np.ndarray:
+        """``(m, L)`` scale of each limit: the larger finite bound, at least 1."""
+        hi = np.where(np.isfinite(self.hi), np.abs(self.hi), 0.0)
+        lo = np.where(np.isfinite(self.lo), np.abs(self.lo), 0.0)
+        return np.maximum(np.maximum(hi, lo), 1.0)
+
+    def rep_violation(self, choice: np.ndarray) -> np.ndarray:
+        """``(m,)`` scaled violation of each rep's limits."""
         loads = self.rep_loads(choice)
-        scale = np.maximum(np.nan_to_num(np.abs(self.hi), posinf=0.0), 1.0)
         over = np.maximum(loads - self.hi, 0.0) + np.maximum(self.lo - loads, 0.0)
+        return np.asarray((over / self.row_scale()).sum(axis=1))
+
+    def budget_violation(self, choice: np.ndarray) -> float:
+        """Scaled violation of the budgets."""
         used = self.budget[choice].sum(axis=0)
-        budget_over = np.maximum(used - self.budget_hi, 0.0) / np.maximum(self.budget_hi, 1.0)
-        return float((over / scale).sum() + budget_over.sum())
+        over = np.maximum(used - self.budget_hi, 0.0) / np.maximum(self.budget_hi, 1.0)
+        return float(over.sum())
+
+    def violation(self, choice: np.ndarray) -> float:
+        """Total scaled violation of limits and budgets (0 when feasible)."""
+        return float(self.rep_violation(choice).sum()) + self.budget_violation(choice)
 
 
 @dataclass(frozen=True, eq=False)

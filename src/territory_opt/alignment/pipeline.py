@@ -54,14 +54,16 @@ PRICE_CHUNK = 2_000_000
 ADD_PER_ITEM = 3
 #: MIP after reduced-cost fixing is attempted up to this many arcs.
 MIP_ARC_LIMIT = 1_500_000
-#: Time share of one LP-guided incumbent attempt.
-INCUMBENT_TIME_SHARE = 0.05
+#: Time share of one LP-guided sub-MIP attempt at a first plan.
+INCUMBENT_TIME_SHARE = 0.2
 #: Reps re-optimised together in one large-neighbourhood step.
-LNS_REPS = 5
+LNS_REPS = 3
 #: Time limit of one neighbourhood MIP [s].
-LNS_STEP_SECONDS = 1.0
+LNS_STEP_SECONDS = 0.5
 #: Share of the remaining time given to the neighbourhood search before rc-fixing.
 LNS_TIME_SHARE = 0.5
+#: Relative gap asked of one neighbourhood MIP.
+LNS_GAP = 1e-4
 #: Values within this of 0 or 1 count as integral.
 INTEGRAL_TOL = 1e-6
 
@@ -352,10 +354,28 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
     if len(beta):
         rc -= model.budget @ beta
-    with step("Finding a plan (LP-guided MIP)"):
-        choice, log, proven = lp_guided_incumbent(model, lp, rc, options, clock)
-    log = lp.log + log
+    log = lp.log
     bound = priced.bound
+    proven = False
+    rounded = _round(model, lp.values)
+    choice: np.ndarray | None = rounded
+    if model.violation(rounded) > 0:  # rounding the LP breaks a limit: search
+        with step("Finding a plan (LP-guided MIP)"):
+            choice, more, proven = lp_guided_incumbent(model, lp, rc, options, clock)
+        log += more
+    if choice is None and not proven and clock.left() > 0:
+        with step("Finding a plan (MIP heuristics)"):
+            first = HighsMip(max_improving_solutions=1).solve(
+                model,
+                SolveOptions(
+                    time_limit=clock.left(),
+                    gap=options.gap,
+                    threads=options.threads,
+                    seed=options.seed,
+                ),
+            )
+            choice = first.choice
+            proven = first.status == Status.INFEASIBLE
     if choice is None and proven and not priced.full and inst.n_all_arcs <= MIP_ARC_LIMIT:
         with step("Checking every arc"):
             everything = inst.arc_model(*inst.all_arcs())
@@ -447,15 +467,109 @@ def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray 
     return pos
 
 
+def _group_model(
+    model: ArcModel, choice: np.ndarray, group: np.ndarray, reach: np.ndarray | None = None
+) -> tuple[ArcModel, np.ndarray, np.ndarray]:
+    """Sub-model freeing every item of the ``group`` reps.
+
+    Freed items may go to any rep in ``reach`` (default: the group). Reps in
+    ``reach`` but not in the group keep their other items; their limits are
+    shifted by that fixed load, so load can flow out of the group.
+    """
+    reach = group if reach is None else (reach | group)
+    chosen_rep = model.arc_rep[choice]
+    free_item = np.zeros(model.n_items, dtype=bool)
+    free_item[model.arc_item[choice][group[chosen_rep]]] = True
+    idx = np.flatnonzero(free_item[model.arc_item] & reach[model.arc_rep])
+    items = np.flatnonzero(free_item)
+    remap = np.full(model.n_items, -1, dtype=np.int64)
+    remap[items] = np.arange(len(items))
+    fixed = choice[~free_item[model.arc_item[choice]]]
+    fixed_load = np.zeros(model.lo.shape)
+    np.add.at(fixed_load, model.arc_rep[fixed], model.load[fixed])
+    sub = ArcModel(
+        n_items=len(items),
+        n_reps=model.n_reps,
+        arc_item=remap[model.arc_item[idx]].astype(np.int32),
+        arc_rep=model.arc_rep[idx],
+        cost=model.cost[idx],
+        load=model.load[idx],
+        lo=np.where(reach[:, None], model.lo - fixed_load, -np.inf),
+        hi=np.where(reach[:, None], model.hi - fixed_load, np.inf),
+        budget=model.budget[idx],
+        budget_hi=model.budget_hi - model.budget[fixed].sum(axis=0),
+        load_names=model.load_names,
+        budget_names=model.budget_names,
+    )
+    current = choice[free_item[model.arc_item[choice]]]
+    return sub, idx, np.searchsorted(idx, current)
+
+
+def _group_step(
+    model: ArcModel,
+    choice: np.ndarray,
+    group: np.ndarray,
+    options: SolveOptions,
+    time_limit: float,
+    reach: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Re-solve one group of reps; return the improved plan or None."""
+    sub, idx, start = _group_model(model, choice, group, reach)
+    if sub.n_items == 0:
+        return None
+    res = HighsMip().solve(
+        sub,
+        SolveOptions(
+            time_limit=time_limit,
+            gap=LNS_GAP,
+            threads=options.threads,
+            seed=options.seed,
+            warm_start=start,
+        ),
+    )
+    if res.choice is None:
+        return None
+    before, after = sub.objective(start), sub.objective(res.choice)
+    if after >= before - 1e-9 * max(1.0, abs(before)):
+        return None
+    new_choice = choice.copy()
+    new_arcs = idx[res.choice]
+    new_choice[model.arc_item[new_arcs]] = new_arcs
+    return new_choice
+
+
 def _rep_neighbours(inst: Instance, k: int) -> np.ndarray:
-    """``(m, k)`` each rep and its nearest reps by center (by index when no locations)."""
+    """``(m, k)`` each rep and its nearest reps of the same band pool (segment).
+
+    Items only move between reps of one pool, so a neighbourhood mixing pools
+    could not rebalance anything. Rows are padded with the rep itself when its
+    pool has fewer than ``k`` reps.
+    """
     m = inst.n_reps
-    k = min(k, m)
-    if inst.centers is None or inst.problem.coord_system is None:
-        return (np.arange(m)[:, None] + np.arange(k)[None, :]) % m
-    pts = unit_vectors(inst.centers, inst.problem.coord_system)
-    _, near = cKDTree(pts).query(pts, k=k)
-    return np.asarray(near).reshape(m, k)
+    out = np.repeat(np.arange(m)[:, None], k, axis=1)
+    _, rep_pool = pools(inst.problem, inst.spec)
+    located = inst.centers is not None and inst.problem.coord_system is not None
+    for pool in np.unique(rep_pool):
+        members = np.flatnonzero(rep_pool == pool)
+        kk = min(k, len(members))
+        if located:
+            assert inst.centers is not None and inst.problem.coord_system is not None
+            pts = unit_vectors(inst.centers[members], inst.problem.coord_system)
+            _, near = cKDTree(pts).query(pts, k=kk)
+            near = np.asarray(near).reshape(len(members), kk)
+        else:
+            near = (np.arange(len(members))[:, None] + np.arange(kk)[None, :]) % len(members)
+        out[members, :kk] = members[near]
+    return out
+
+
+def _round(model: ArcModel, values: np.ndarray) -> np.ndarray:
+    """Pick the arc with the largest LP value for each item."""
+    order = np.lexsort((-values, model.arc_item))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = model.arc_item[order][1:] != model.arc_item[order][:-1]
+    choice = order[first]
+    return choice[np.argsort(model.arc_item[choice])]
 
 
 def large_neighbourhood_search(
@@ -477,62 +591,26 @@ def large_neighbourhood_search(
     """
     rng = np.random.default_rng(options.seed)
     neighbours = _rep_neighbours(inst, LNS_REPS)
+    wider = _rep_neighbours(inst, 2 * LNS_REPS)
     m = inst.n_reps
     improved_steps = 0
     stale = 0
     order = rng.permutation(m)
     pos = 0
     while clock.left() > 0.05 and stale < m and model.objective(choice) > target:
-        seed_rep = order[pos % m]
-        pos += 1
+        seed = order[pos % m]
         group = np.zeros(m, dtype=bool)
-        group[neighbours[seed_rep]] = True
-        chosen_rep = model.arc_rep[choice]
-        free_item = np.zeros(model.n_items, dtype=bool)
-        free_item[model.arc_item[choice][group[chosen_rep]]] = True
-        keep = free_item[model.arc_item] & group[model.arc_rep]
-        idx = np.flatnonzero(keep)
-        items = np.flatnonzero(free_item)
-        remap = np.full(model.n_items, -1, dtype=np.int64)
-        remap[items] = np.arange(len(items))
-        lo = np.where(group[:, None], model.lo, -np.inf)
-        hi = np.where(group[:, None], model.hi, np.inf)
-        fixed = choice[~free_item[model.arc_item[choice]]]
-        budget_hi = model.budget_hi - model.budget[fixed].sum(axis=0)
-        sub = ArcModel(
-            n_items=len(items),
-            n_reps=m,
-            arc_item=remap[model.arc_item[idx]].astype(np.int32),
-            arc_rep=model.arc_rep[idx],
-            cost=model.cost[idx],
-            load=model.load[idx],
-            lo=lo,
-            hi=hi,
-            budget=model.budget[idx],
-            budget_hi=budget_hi,
-            load_names=model.load_names,
-            budget_names=model.budget_names,
+        group[neighbours[seed]] = True
+        reach = np.zeros(m, dtype=bool)
+        reach[wider[seed]] = True
+        pos += 1
+        better = _group_step(
+            model, choice, group, options, min(LNS_STEP_SECONDS, clock.left()), reach
         )
-        current = choice[free_item[model.arc_item[choice]]]
-        start = np.searchsorted(idx, current)
-        res = HighsMip().solve(
-            sub,
-            SolveOptions(
-                time_limit=min(LNS_STEP_SECONDS, clock.left()),
-                gap=1e-6,
-                threads=options.threads,
-                seed=options.seed,
-                warm_start=start,
-            ),
-        )
-        before = float(model.cost[current].sum())
-        if res.choice is not None and res.objective < before - 1e-9 * max(1.0, abs(before)):
-            new_choice = choice.copy()
-            new_arcs = idx[res.choice]
-            new_choice[model.arc_item[new_arcs]] = new_arcs
-            choice = new_choice
+        if better is None:
+            stale += 1
+        else:
+            choice = better
             improved_steps += 1
             stale = 0
-        else:
-            stale += 1
     return choice, improved_steps

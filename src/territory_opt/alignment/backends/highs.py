@@ -89,21 +89,24 @@ def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap
     row_hi[rows.band_row[finite]] = np.where(np.isfinite(model.hi[finite]), model.hi[finite], inf)
     row_lo[rows.budget_row] = -inf
     row_hi[rows.budget_row] = model.budget_hi
+    cost = model.cost.astype(np.float64)
+    n_col = model.n_arcs
     lp = highspy.HighsLp()
-    lp.num_col_ = model.n_arcs
+    lp.num_col_ = n_col
     lp.num_row_ = rows.n_rows
-    lp.col_cost_ = model.cost.astype(np.float64)
-    lp.col_lower_ = np.zeros(model.n_arcs)
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_col)
     # In the LP, x <= 1 is implied by the item rows; leaving it out keeps every
     # reduced cost >= 0 at the optimum, which pricing and rc-fixing rely on.
-    lp.col_upper_ = np.ones(model.n_arcs) if integer else np.full(model.n_arcs, inf)
+    upper = np.ones(model.n_arcs) if integer else np.full(model.n_arcs, inf)
+    lp.col_upper_ = upper
     lp.row_lower_ = row_lo
     lp.row_upper_ = row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    lp.a_matrix_.num_col_ = model.n_arcs
+    lp.a_matrix_.num_col_ = n_col
     lp.a_matrix_.num_row_ = rows.n_rows
     if integer:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * model.n_arcs
@@ -142,31 +145,50 @@ def version() -> str:
 
 
 class HighsMip:
-    """Exact MIP on the given arcs with HiGHS branch-and-cut."""
+    """Exact MIP on the given arcs with HiGHS branch-and-cut.
+
+    Parameters
+    ----------
+    max_improving_solutions
+        Stop after this many improving solutions (1 = the first plan found);
+        None runs to the gap or the time limit.
+    """
 
     name = "highs-mip"
+
+    def __init__(self, max_improving_solutions: int | None = None) -> None:
+        self.max_improving_solutions = max_improving_solutions
 
     def solve(self, model: ArcModel, options: SolveOptions) -> BackendResult:
         """Solve the binary model; the bound is HiGHS's dual bound."""
         lp, _ = build_lp(model, integer=True)
         with highs_session(options) as (h, log):
+            if self.max_improving_solutions is not None:
+                h.setOptionValue("mip_max_improving_sols", int(self.max_improving_solutions))
             h.passModel(lp)
             if options.warm_start is not None and len(options.warm_start) == model.n_items:
-                start = np.zeros(model.n_arcs)
-                start[options.warm_start] = 1.0
                 sol = highspy.HighsSolution()
-                sol.col_value = start.tolist()
+                sol.col_value = _start_values(options.warm_start, lp.num_col_).tolist()
                 sol.value_valid = True
                 h.setSolution(sol)
             h.run()
             status = h.getModelStatus()
             info = h.getInfo()
             values = (
-                np.asarray(h.getSolution().col_value) if info.primal_solution_status == 2 else None
+                np.asarray(h.getSolution().col_value)[: model.n_arcs]
+                if info.primal_solution_status == 2
+                else None
             )
             text = _read_log(log)
             bound = float(info.mip_dual_bound)
         return _mip_result(model, status, values, bound, options, text)
+
+
+def _start_values(choice: np.ndarray, n_col: int) -> np.ndarray:
+    """Column values of a start: chosen arcs at 1."""
+    start = np.zeros(n_col)
+    start[choice] = 1.0
+    return start
 
 
 def _mip_result(
