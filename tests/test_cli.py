@@ -75,9 +75,17 @@ def test_internal_error_exits_1(
 
 def test_demo_writes_inputs_and_summary(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--accounts", "300", "--seed", "4"])
+    result = runner.invoke(
+        app, ["demo", "--out", str(out), "--accounts", "300", "--seed", "4", "--time-limit", "10"]
+    )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["accounts.csv", "reps.csv", "validation.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accounts.csv",
+        "plan",
+        "reps.csv",
+        "validation.json",
+    ]
+    assert (out / "plan" / "assignments.csv").exists()
     summary = json.loads((out / "validation.json").read_text())
     assert summary["accounts"] == 300
     assert "Reading accounts" in result.stderr  # progress goes to stderr
@@ -85,7 +93,7 @@ def test_demo_writes_inputs_and_summary(tmp_path: Path) -> None:
 
 def test_demo_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--accounts", "200"]
+    args = ["demo", "--no-plan", "--out", str(out), "--accounts", "200"]
     assert runner.invoke(app, args).exit_code == 0
     before = (out / "accounts.csv").read_bytes()
     again = runner.invoke(app, [*args[:-1], "300"])

@@ -318,22 +318,39 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     fmt: Annotated[DataFormat, typer.Option("--format", help="Data file format.")] = DataFormat.csv,
+    time_limit: Annotated[float, typer.Option(help="Time limit of the alignment [s].")] = 20.0,
+    plan: Annotated[bool, typer.Option(help="Also run the example alignment.")] = True,
     force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
 ) -> None:
-    """Generate a demo book, validate it and write inputs plus a summary."""
+    """Generate a demo book, validate it, and plan it with the balanced-travel preset.
 
-    def action() -> Problem:
+    Writes ``accounts``, ``reps``, ``validation.json`` and, unless ``--no-plan``,
+    a plan folder ``plan/`` (balanced-travel preset: potential ±5 %, workload
+    ±10 %, workload-weighted travel).
+    """
+    from territory_opt.alignment import AlignmentSpec
+    from territory_opt.alignment import align as run_align
+    from territory_opt.plan import Plan, write_plan
+
+    def action() -> tuple[Problem, Plan | None]:
         from territory_opt.data.demo import write_demo
 
         acc, rep = generate_demo(n_accounts, n_reps, seed=seed)
+        result = None
         with atomic_folder(out_dir, force=force) as tmp:
             paths = write_demo(acc, rep, tmp, fmt=str(fmt))
             problem = load_problem(*paths)
             (tmp / "validation.json").write_text(
                 json.dumps(problem.summary(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
-        return problem
+            if plan:
+                spec = AlignmentSpec.from_preset("balanced-travel")
+                result = run_align(problem, spec, time_limit=time_limit, seed=seed)
+                write_plan(result, tmp / "plan")
+        return problem, result
 
-    problem = _guarded(action)
+    problem, result = _guarded(action)
     out.print(_summary_table(problem))
-    out.print(f"[green]demo inputs written to {out_dir}[/green]")
+    if result is not None:
+        _print_plan(result, out_dir / "plan")
+    out.print(f"[green]demo written to {out_dir}[/green]")

@@ -24,6 +24,7 @@ Notes
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -66,6 +67,13 @@ LNS_TIME_SHARE = 0.5
 LNS_GAP = 1e-4
 #: Values within this of 0 or 1 count as integral.
 INTEGRAL_TOL = 1e-6
+
+
+def _sub_options(
+    options: SolveOptions, time_limit: float, *, gap: float, warm_start: np.ndarray | None = None
+) -> SolveOptions:
+    """Options of an inner solve: the caller's threads and seed, its own limits."""
+    return dataclasses.replace(options, time_limit=time_limit, gap=gap, warm_start=warm_start)
 
 
 @dataclass
@@ -301,15 +309,7 @@ def lp_guided_incumbent(
         keep &= free[model.arc_item] | (x > 1.0 - INTEGRAL_TOL)
         sub, idx = _sub_model(model, keep)
         limit = min(clock.left(), max(1.0, INCUMBENT_TIME_SHARE * options.time_limit))
-        res = HighsMip().solve(
-            sub,
-            SolveOptions(
-                time_limit=limit,
-                gap=max(options.gap, 1e-3),
-                threads=options.threads,
-                seed=options.seed,
-            ),
-        )
+        res = HighsMip().solve(sub, _sub_options(options, limit, gap=max(options.gap, 1e-3)))
         log += res.log
         if res.choice is not None:
             return idx[res.choice], log, False
@@ -367,12 +367,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
         with step("Finding a plan (MIP heuristics)"):
             first = HighsMip(max_improving_solutions=1).solve(
                 model,
-                SolveOptions(
-                    time_limit=clock.left(),
-                    gap=options.gap,
-                    threads=options.threads,
-                    seed=options.seed,
-                ),
+                _sub_options(options, clock.left(), gap=options.gap),
             )
             choice = first.choice
             proven = first.status == Status.INFEASIBLE
@@ -381,12 +376,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
             everything = inst.arc_model(*inst.all_arcs())
             res = HighsMip().solve(
                 everything,
-                SolveOptions(
-                    time_limit=clock.left(),
-                    gap=options.gap,
-                    threads=options.threads,
-                    seed=options.seed,
-                ),
+                _sub_options(options, clock.left(), gap=options.gap),
             )
         if res.status == Status.INFEASIBLE:
             return res, None
@@ -430,13 +420,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
                 start = _map_choice(model, choice, reduced)
                 res = HighsMip().solve(
                     reduced,
-                    SolveOptions(
-                        time_limit=clock.left(),
-                        gap=options.gap,
-                        threads=options.threads,
-                        seed=options.seed,
-                        warm_start=start,
-                    ),
+                    _sub_options(options, clock.left(), gap=options.gap, warm_start=start),
                 )
                 log += res.log
                 if res.choice is not None and res.objective <= incumbent + 1e-9:
@@ -519,13 +503,7 @@ def _group_step(
         return None
     res = HighsMip().solve(
         sub,
-        SolveOptions(
-            time_limit=time_limit,
-            gap=LNS_GAP,
-            threads=options.threads,
-            seed=options.seed,
-            warm_start=start,
-        ),
+        _sub_options(options, time_limit, gap=LNS_GAP, warm_start=start),
     )
     if res.choice is None:
         return None

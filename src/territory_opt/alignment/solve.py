@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -126,7 +127,7 @@ def _run_backend(
     with step(f"Building all {inst.n_all_arcs:,} arcs"):
         model = inst.arc_model(*inst.all_arcs())
     if warm_start:
-        options = SolveOptions(**{**options.__dict__, "warm_start": _current_choice(inst, model)})
+        options = dataclasses.replace(options, warm_start=_current_choice(inst, model))
     solver: Any
     if backend == "highs-mip":
         from territory_opt.alignment.backends.highs import HighsMip
