@@ -38,8 +38,9 @@ from territory_opt.alignment.backends.base import (
     Status,
     relative_gap,
 )
-from territory_opt.alignment.backends.highs import HighsMip, LpSolution, solve_lp, version
+from territory_opt.alignment.backends.highs import HighsMip, LpSession, LpSolution, version
 from territory_opt.alignment.instance import ArcModel, Instance, pools
+from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
 
 #: Models with at most this many arcs are solved on all arcs, without pricing.
@@ -47,14 +48,33 @@ FULL_ARC_LIMIT = 400_000
 #: Nearest reps per account in the candidate set (enough for ±5 % bands in tests
 #: on clustered books; pricing adds whatever else the LP needs).
 CANDIDATE_K = 8
-#: Nearest items per rep added as reverse candidates.
+#: Nearest items per rep added as reverse candidates: at least this many, and at
+#: least REVERSE_SHARE times the rep's average share of items, so that an open
+#: seat in a crowded city can still reach its band.
 REVERSE_K = 30
+REVERSE_SHARE = 3.0
 #: Arcs priced per chunk (bounds memory at ~200 MB for 3 metrics).
 PRICE_CHUNK = 2_000_000
+#: Cost of one unit of relative limit violation in the elastic LP, in multiples of
+#: the summed cost of every candidate arc (more than any plan can cost).
+ELASTIC_FACTOR = 10.0
+#: Elastic slack (relative) below which the LP counts as feasible.
+SLACK_TOL = 1e-7
+#: LPs with more arcs than this use the interior point solver (with crossover).
+IPM_ARCS = 50_000
+#: Safety cap on column generation rounds.
+MAX_PRICING_ROUNDS = 200
 #: Most negative arcs added per item per pricing round.
 ADD_PER_ITEM = 3
 #: MIP after reduced-cost fixing is attempted up to this many arcs.
-MIP_ARC_LIMIT = 1_500_000
+MIP_ARC_LIMIT = 300_000
+#: Time shares (of what is left) for greedy repair and move/swap improvement.
+REPAIR_TIME_SHARE = 0.1
+IMPROVE_TIME_SHARE = 0.2
+#: Time share (of what is left) and reduced-cost reach of the plan/LP disagreement MIP;
+#: the reach is in multiples of the LP's average cost per item.
+RINS_TIME_SHARE = 0.3
+RINS_DELTA = 0.8
 #: Time share of one LP-guided sub-MIP attempt at a first plan.
 INCUMBENT_TIME_SHARE = 0.2
 #: Reps re-optimised together in one large-neighbourhood step.
@@ -83,6 +103,10 @@ class _Clock:
     def left(self) -> float:
         return max(0.0, self.deadline - time.perf_counter())
 
+    def after(self, share: float) -> float:
+        """Deadline after ``share`` of the time that is left."""
+        return time.perf_counter() + share * self.left()
+
 
 def candidate_arcs(inst: Instance, k: int = CANDIDATE_K) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-rep candidates plus current/locked reps and reverse neighbours."""
@@ -106,7 +130,9 @@ def candidate_arcs(inst: Instance, k: int = CANDIDATE_K) -> tuple[np.ndarray, np
         near = np.asarray(near).reshape(len(members), kk)
         items_out.append(np.repeat(members, kk))
         reps_out.append(reps[near].ravel())
-        kr = min(REVERSE_K, len(members))
+        # Enough nearby items for every rep to fill its band: a few times its share.
+        share = int(np.ceil(REVERSE_SHARE * len(members) / max(len(reps), 1)))
+        kr = min(max(REVERSE_K, share), len(members))
         _, back = cKDTree(pts[members]).query(ctr[reps], k=kr, workers=-1)
         back = np.asarray(back).reshape(len(reps), kr)
         items_out.append(members[back].ravel())
@@ -203,53 +229,72 @@ class PricedLp:
     bound: float
     converged: bool
     rounds: int
-    full: bool = False
+    full: bool
 
 
 def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp | None:
-    """Column generation until no arc prices out; None when the LP is infeasible."""
+    """Column generation until no arc prices out; None when the LP is infeasible.
+
+    The LP is elastic: each limit has a slack that costs far more than any plan
+    (:data:`ELASTIC_FACTOR` × the sum of all candidate costs per unit of relative
+    violation), so a restricted candidate set is never infeasible and its duals
+    price in the arcs that restore feasibility. The elastic LP relaxes the true
+    LP, so its value is a valid bound; at convergence without slack they agree.
+    Rounds after the first re-solve by simplex from the previous basis.
+    """
     items, reps = candidate_arcs(inst)
-    model = inst.arc_model(items, reps)
+    first = _cover_items(inst, inst.arc_model(items, reps))
     full = len(items) >= inst.n_all_arcs
-    model = _cover_items(inst, model)
+    elastic = ELASTIC_FACTOR * max(float(np.abs(first.cost).sum()), 1.0)
+    session = LpSession(first, options, elastic=elastic)
+    n_arcs = first.n_arcs
     bound = -np.inf
-    for rounds in range(1, 200):
-        with step(f"LP round {rounds} ({model.n_arcs:,} arcs)"):
-            lp = solve_lp(model, options, time_limit=clock.left(), ipm=model.n_arcs > 300_000)
-        if lp.status == "infeasible":
-            if full:
-                return None
-            # The restriction may be what is infeasible: fall back to all arcs.
-            items, reps = inst.all_arcs()
-            model, full = inst.arc_model(items, reps), True
-            continue
-        if lp.status != "optimal":
-            return PricedLp(model, lp, bound, False, rounds)
-        if full:
-            return PricedLp(model, lp, lp.objective, True, rounds, full=True)
-        u, pi, beta = _duals(model, lp)
-        with step("Pricing all arcs"):
-            ni, nr, nrc = _price_all(
-                inst,
-                u,
-                pi,
-                beta,
-                -1e-7 * max(1.0, abs(lp.objective) / max(inst.n_items, 1)),
-                ADD_PER_ITEM,
+    for rounds in range(1, MAX_PRICING_ROUNDS + 1):
+        with step(f"LP round {rounds} ({n_arcs:,} arcs)"):
+            status, objective, values, duals, slack = session.solve(
+                clock.left(), ipm=n_arcs > IPM_ARCS
             )
-        bound = max(bound, _lagrangian_bound(inst, lp.objective, ni, nrc))
-        if len(ni) == 0:
-            return PricedLp(model, lp, lp.objective, True, rounds)
-        keys = np.union1d(
-            model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep,
-            ni.astype(np.int64) * inst.n_reps + nr,
-        )
-        model = inst.arc_model(
-            (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
-        )
+        model, lp = _session_model(inst, session, status, objective, values, duals, slack)
+        if status != "optimal":
+            return PricedLp(model, lp, bound, False, rounds, full)
+        u, pi, beta = _duals(model, lp)
+        ni = nr = np.zeros(0, np.int32)
+        if not full:
+            with step("Pricing all arcs"):
+                tol = -1e-7 * max(1.0, abs(objective) / max(inst.n_items, 1))
+                ni, nr, nrc = _price_all(inst, u, pi, beta, tol, ADD_PER_ITEM)
+            bound = max(bound, _lagrangian_bound(inst, objective, ni, nrc))
+        if len(ni) == 0:  # converged: this LP is the LP of the whole problem
+            if slack > SLACK_TOL:
+                return None
+            return PricedLp(model, lp, objective, True, rounds, full)
         if clock.left() <= 0:
-            return PricedLp(model, lp, bound, False, rounds)
+            return PricedLp(model, lp, bound, False, rounds, full)
+        have = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
+        fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
+        if not fresh.any():  # numerical noise only: nothing new to add
+            return PricedLp(model, lp, objective, True, rounds, full)
+        new = inst.arc_model(ni[fresh], nr[fresh])
+        session.add(new)
+        n_arcs += new.n_arcs
     return None
+
+
+def _session_model(
+    inst: Instance,
+    session: LpSession,
+    status: str,
+    objective: float,
+    values: np.ndarray,
+    duals: np.ndarray,
+    slack: float,
+) -> tuple[ArcModel, LpSolution]:
+    """Return the session's arcs as a sorted ArcModel, with the LP values in that order."""
+    items, reps = session.arcs()
+    model = inst.arc_model(items, reps)
+    order = np.lexsort((reps, items))
+    lp = LpSolution(status, objective, values[order], duals, session.rows, "", slack)
+    return model, lp
 
 
 def _cover_items(inst: Instance, model: ArcModel) -> ArcModel:
@@ -323,6 +368,41 @@ def lp_guided_incumbent(
     return None, log, False
 
 
+def rins_step(
+    model: ArcModel,
+    lp: LpSolution,
+    rc: np.ndarray,
+    choice: np.ndarray,
+    options: SolveOptions,
+    time_limit: float,
+) -> np.ndarray:
+    """Re-solve, as one MIP, every item where the plan and the LP disagree.
+
+    Items that the LP assigns integrally to the same rep as the plan stay
+    fixed; the others (and items with cheap alternatives) may take their LP
+    arcs, their plan arc or any arc of small reduced cost. Warm-started from
+    the plan, so the result is never worse.
+    """
+    x = lp.values
+    scale = max(abs(lp.objective), 1.0) / max(model.n_items, 1)
+    plan_arc = np.zeros(model.n_arcs, dtype=bool)
+    plan_arc[choice] = True
+    agree = np.zeros(model.n_items, dtype=bool)
+    agree[model.arc_item[plan_arc & (x > 1.0 - INTEGRAL_TOL)]] = True
+    cheap = rc <= RINS_DELTA * scale
+    free = ~agree
+    free[model.arc_item[cheap & (x < INTEGRAL_TOL)]] = True
+    keep = plan_arc | (free[model.arc_item] & ((x > INTEGRAL_TOL) | cheap))
+    sub, idx = _sub_model(model, keep)
+    start = np.searchsorted(idx, choice)
+    res = HighsMip().solve(
+        sub, _sub_options(options, time_limit, gap=options.gap, warm_start=start)
+    )
+    if res.choice is None or res.objective >= model.objective(choice):
+        return choice
+    return idx[res.choice]
+
+
 def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult, ArcModel | None]:
     """Run the default HiGHS pipeline (see module notes) within the time limit."""
     clock = _Clock(time.perf_counter() + options.time_limit)
@@ -359,7 +439,13 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     proven = False
     rounded = _round(model, lp.values)
     choice: np.ndarray | None = rounded
-    if model.violation(rounded) > 0:  # rounding the LP breaks a limit: search
+    if model.violation(rounded) > 0:  # rounding the LP breaks a limit: repair it
+        with step("Finding a plan (LP rounding and repair)"):
+            choice = repair(model, rounded, deadline=clock.after(REPAIR_TIME_SHARE))
+    if choice is not None:
+        with step("Improving the plan (moves and swaps)"):
+            choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
+    if choice is None:  # repair got stuck: search with a MIP around the LP
         with step("Finding a plan (LP-guided MIP)"):
             choice, more, proven = lp_guided_incumbent(model, lp, rc, options, clock)
         log += more
@@ -401,6 +487,11 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     incumbent = model.objective(choice)
     stats["first_plan_seconds"] = time.perf_counter() - t0
     stats["first_plan_gap"] = relative_gap(incumbent, bound)
+    if relative_gap(incumbent, bound) > options.gap and clock.left() > 0:
+        with step("Improving the plan (MIP where plan and LP disagree)"):
+            choice = rins_step(model, lp, rc, choice, options, RINS_TIME_SHARE * clock.left())
+        incumbent = model.objective(choice)
+        stats["rins_gap"] = relative_gap(incumbent, bound)
     with step("Improving the plan (neighbourhood search)"):
         target = bound + options.gap * abs(bound)
         lns_clock = _Clock(min(clock.deadline, time.perf_counter() + LNS_TIME_SHARE * clock.left()))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import highspy
 import numpy as np
-from scipy.sparse import csc_matrix
+from scipy.sparse import csc_matrix, hstack
 
 from territory_opt.alignment.backends.base import (
     BackendResult,
@@ -75,10 +75,22 @@ def constraint_matrix(model: ArcModel, rows: RowMap) -> csc_matrix:
     )
 
 
-def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap]:
-    """Build the HiGHS model of an ArcModel (binary arcs, or their LP relaxation)."""
+def build_lp(
+    model: ArcModel, *, integer: bool, elastic: float | None = None
+) -> tuple[highspy.HighsLp, RowMap]:
+    """Build the HiGHS model of an ArcModel (binary arcs, or their LP relaxation).
+
+    With ``elastic`` (LP only), every limit and budget gets a slack column that
+    costs ``elastic`` per unit of violation relative to the limit's scale, so the
+    LP is always feasible and its duals can price arcs that restore feasibility.
+    Slack columns come after the arc columns.
+    """
     rows = row_map(model)
     matrix = constraint_matrix(model, rows)
+    slack_cost = np.zeros(0)
+    if elastic is not None and not integer:
+        slack, slack_cost = _slack_columns(model, rows, elastic)
+        matrix = hstack([matrix, slack], format="csc")
     inf = highspy.kHighsInf
     row_lo = np.empty(rows.n_rows)
     row_hi = np.empty(rows.n_rows)
@@ -89,8 +101,8 @@ def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap
     row_hi[rows.band_row[finite]] = np.where(np.isfinite(model.hi[finite]), model.hi[finite], inf)
     row_lo[rows.budget_row] = -inf
     row_hi[rows.budget_row] = model.budget_hi
-    cost = model.cost.astype(np.float64)
-    n_col = model.n_arcs
+    cost = np.concatenate([model.cost.astype(np.float64), slack_cost])
+    n_col = len(cost)
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
     lp.num_row_ = rows.n_rows
@@ -98,8 +110,7 @@ def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap
     lp.col_lower_ = np.zeros(n_col)
     # In the LP, x <= 1 is implied by the item rows; leaving it out keeps every
     # reduced cost >= 0 at the optimum, which pricing and rc-fixing rely on.
-    upper = np.ones(model.n_arcs) if integer else np.full(model.n_arcs, inf)
-    lp.col_upper_ = upper
+    lp.col_upper_ = np.ones(n_col) if integer else np.full(n_col, inf)
     lp.row_lower_ = row_lo
     lp.row_upper_ = row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -111,6 +122,24 @@ def build_lp(model: ArcModel, *, integer: bool) -> tuple[highspy.HighsLp, RowMap
     if integer:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * model.n_arcs
     return lp, rows
+
+
+def _slack_columns(model: ArcModel, rows: RowMap, cost: float) -> tuple[csc_matrix, np.ndarray]:
+    """Under/over slack columns for every finite limit and budget."""
+    finite = rows.band_row >= 0
+    scale = model.row_scale()
+    r_idx, vals, costs = [], [], []
+    for bound, sign in ((model.lo, 1.0), (model.hi, -1.0)):
+        mask = finite & np.isfinite(bound)
+        r_idx.append(rows.band_row[mask])
+        vals.append(np.full(int(mask.sum()), sign))
+        costs.append(cost / scale[mask])
+    r_idx.append(rows.budget_row)
+    vals.append(-np.ones(len(rows.budget_row)))
+    costs.append(cost / np.maximum(model.budget_hi, 1.0))
+    r = np.concatenate(r_idx)
+    matrix = csc_matrix((np.concatenate(vals), (r, np.arange(len(r)))), shape=(rows.n_rows, len(r)))
+    return matrix, np.concatenate(costs)
 
 
 @contextlib.contextmanager
@@ -232,13 +261,19 @@ class LpSolution:
     row_dual: np.ndarray
     rows: RowMap
     log: str
+    slack: float = 0.0  # summed relative violation of the elastic LP
 
 
 def solve_lp(
-    model: ArcModel, options: SolveOptions, *, time_limit: float | None = None, ipm: bool = False
+    model: ArcModel,
+    options: SolveOptions,
+    *,
+    time_limit: float | None = None,
+    ipm: bool = False,
+    elastic: float | None = None,
 ) -> LpSolution:
     """Solve the LP relaxation; return primal values and row duals."""
-    lp, rows = build_lp(model, integer=False)
+    lp, rows = build_lp(model, integer=False, elastic=elastic)
     with highs_session(options, time_limit=time_limit) as (h, log):
         if ipm:
             h.setOptionValue("solver", "ipm")
@@ -248,11 +283,103 @@ def solve_lp(
         sol = h.getSolution()
         name = h.modelStatusToString(status)
         objective = float(h.getInfo().objective_function_value)
-        values = np.asarray(sol.col_value, dtype=np.float64)
+        all_values = np.asarray(sol.col_value, dtype=np.float64)
+        values = all_values[: model.n_arcs]
+        # Relative violation: slack cost over the unit price of relative violation.
+        slack_cost = np.asarray(lp.col_cost_)[model.n_arcs :] @ all_values[model.n_arcs :]
+        slack = float(slack_cost) / elastic if elastic else 0.0
         duals = np.asarray(sol.row_dual, dtype=np.float64)
         text = _read_log(log)
     if status == highspy.HighsModelStatus.kInfeasible:
         name = "infeasible"
     elif status == highspy.HighsModelStatus.kOptimal:
         name = "optimal"
-    return LpSolution(name, objective, values, duals, rows, text)
+    return LpSolution(name, objective, values, duals, rows, text, slack)
+
+
+class LpSession:
+    """A HiGHS LP kept alive across column-generation rounds.
+
+    New arcs are appended as columns and the LP is re-solved by simplex from
+    the previous basis, which is much faster than solving from scratch.
+
+    Parameters
+    ----------
+    model
+        The first set of arcs (defines rows and limits).
+    options
+        Seed and threads; time limits are given per :meth:`solve`.
+    elastic
+        Price of relative violation (see :func:`build_lp`).
+    """
+
+    def __init__(self, model: ArcModel, options: SolveOptions, *, elastic: float | None) -> None:
+        self.rows = row_map(model)
+        self.options = options
+        self.elastic = elastic
+        lp, _ = build_lp(model, integer=False, elastic=elastic)
+        self.n_slack = lp.num_col_ - model.n_arcs
+        self.arc_item = [model.arc_item]
+        self.arc_rep = [model.arc_rep]
+        self.arc_col = [np.arange(model.n_arcs)]
+        self.n_col = lp.num_col_
+        self.slack_cols = np.arange(model.n_arcs, lp.num_col_)
+        self.slack_cost = np.asarray(lp.col_cost_)[model.n_arcs :]
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("random_seed", int(options.seed))
+        if options.threads:
+            self.h.setOptionValue("threads", int(options.threads))
+        self.h.passModel(lp)
+        self.first = True
+
+    def add(self, model: ArcModel) -> None:
+        """Append the arcs of ``model`` (same items, reps and limits) as new columns."""
+        if model.n_arcs == 0:
+            return
+        matrix = constraint_matrix(model, self.rows)
+        self.h.addCols(
+            model.n_arcs,
+            model.cost.astype(np.float64),
+            np.zeros(model.n_arcs),
+            np.full(model.n_arcs, highspy.kHighsInf),
+            int(matrix.nnz),
+            matrix.indptr[:-1].astype(np.int32),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(np.float64),
+        )
+        self.arc_item.append(model.arc_item)
+        self.arc_rep.append(model.arc_rep)
+        self.arc_col.append(self.n_col + np.arange(model.n_arcs))
+        self.n_col += model.n_arcs
+
+    def solve(
+        self, time_limit: float, *, ipm: bool
+    ) -> tuple[str, float, np.ndarray, np.ndarray, float]:
+        """Solve; return status, objective, arc values (in add order), row duals, slack."""
+        self.h.setOptionValue("time_limit", float(max(time_limit, 0.0)))
+        self.h.setOptionValue("solver", "ipm" if ipm and self.first else "simplex")
+        self.first = False
+        self.h.run()
+        status = self.h.getModelStatus()
+        name = (
+            "optimal"
+            if status == highspy.HighsModelStatus.kOptimal
+            else (
+                "infeasible"
+                if status == highspy.HighsModelStatus.kInfeasible
+                else self.h.modelStatusToString(status)
+            )
+        )
+        sol = self.h.getSolution()
+        values = np.asarray(sol.col_value, dtype=np.float64)
+        slack = (
+            float(self.slack_cost @ values[self.slack_cols]) / self.elastic if self.elastic else 0.0
+        )
+        arc_values = values[np.concatenate(self.arc_col)]
+        objective = float(self.h.getInfo().objective_function_value)
+        return name, objective, arc_values, np.asarray(sol.row_dual, dtype=np.float64), slack
+
+    def arcs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Item and rep of every arc column, in add order."""
+        return np.concatenate(self.arc_item), np.concatenate(self.arc_rep)
