@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -307,6 +308,124 @@ def _print_plan(plan: object, out_dir: Path) -> None:
     table.add_row("time", f"{plan.seconds:.2f} s")
     out.print(table)
     out.print(f"[green]plan written to {out_dir}[/green]")
+
+
+def _range(text: str, option: str) -> tuple[float, float]:
+    """Parse ``LOW:HIGH`` (fractions, or percentages with %)."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise InputError.single(option, f"'{text}' is not LOW:HIGH, e.g. 0.05:0.30")
+    try:
+        lo, hi = (float(p[:-1]) / 100 if p.endswith("%") else float(p) for p in parts)
+    except ValueError:
+        raise InputError.single(option, f"'{text}' is not LOW:HIGH, e.g. 0.05:0.30") from None
+    return lo, hi
+
+
+def _column_numbers(path: Path, column: str) -> list[float]:
+    """Read one numeric column of a small CSV/XLSX settings table, with row errors."""
+    from territory_opt.data.cells import number_cells
+    from territory_opt.data.io import read_table
+
+    table = read_table(path)
+    if column not in table.frame.columns:
+        raise InputError.single(
+            table.file, f"required column '{column}' is missing", row=1, column=column
+        )
+    values, empty, invalid = number_cells(table.frame[column])
+    for pos in np.flatnonzero(empty | invalid | ~np.isfinite(values) | (values < 0)):
+        raise InputError.single(
+            table.file, "must be a non-negative number", row=int(table.rows[pos]), column=column
+        )
+    return [float(v) for v in values]
+
+
+@app.command()
+def quota(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan folder written by align.")],
+    target: Annotated[float, typer.Option(help="Company target [currency].")],
+    method: Annotated[str, typer.Option(help="top_down | history | blend | capacity")] = "top_down",
+    history_weight: Annotated[float, typer.Option(help="Weight of history in blend.")] = 0.5,
+    growth: Annotated[float, typer.Option(help="Growth on last year (history).")] = 0.0,
+    growth_cap: Annotated[
+        str | None, typer.Option(help="Growth bounds LOW:HIGH, e.g. 0.05:0.30.")
+    ] = None,
+    floor: Annotated[float | None, typer.Option(help="Minimum quota per full-time rep.")] = None,
+    ceiling: Annotated[float | None, typer.Option(help="Maximum quota per full-time rep.")] = None,
+    buffer: Annotated[
+        float, typer.Option(help="Over-assignment: quotas sum to target×(1+b).")
+    ] = 0.0,
+    round_to: Annotated[float, typer.Option("--round", help="Rounding unit.")] = 1000.0,
+    ramp: Annotated[Path | None, typer.Option(help="Ramp table: month, factor.")] = None,
+    plan_start: Annotated[str | None, typer.Option(help="Plan year start, YYYY-MM-DD.")] = None,
+    seasonality: Annotated[
+        Path | None, typer.Option(help="Table with a 'weight' column (4 or 12 rows).")
+    ] = None,
+    productivity: Annotated[
+        float | None, typer.Option(help="Currency per workload unit (capacity).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the attainment simulation.")] = 0,
+) -> None:
+    """Set fair quotas for a plan's territories; write quotas.csv into the plan folder."""
+    import datetime as dt
+
+    from territory_opt.plan import read_plan, refresh_plan_hashes
+    from territory_opt.quota import QuotaSettings, set_quotas, write_quotas
+
+    def action() -> object:
+        plan = read_plan(plan_dir)
+        options: dict[str, object] = {
+            "target": target,
+            "method": method,
+            "history_weight": history_weight,
+            "growth": growth,
+            "floor": floor,
+            "ceiling": ceiling,
+            "buffer": buffer,
+            "rounding": round_to,
+            "productivity": productivity,
+            "seed": seed,
+        }
+        if growth_cap:
+            options["growth_min"], options["growth_max"] = _range(growth_cap, "--growth-cap")
+        if plan_start:
+            try:
+                options["plan_start"] = dt.date.fromisoformat(plan_start)
+            except ValueError:
+                raise InputError.single(
+                    "--plan-start", f"'{plan_start}' is not YYYY-MM-DD"
+                ) from None
+        if ramp is not None:
+            months = _column_numbers(ramp, "month")
+            factors = _column_numbers(ramp, "factor")
+            options["ramp"] = tuple((int(m), f) for m, f in zip(months, factors, strict=True))
+        if seasonality is not None:
+            options["seasonality"] = tuple(_column_numbers(seasonality, "weight"))
+        try:
+            settings = QuotaSettings(**options)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InputError.single("quota settings", str(exc)) from None
+        result = set_quotas(plan, settings)
+        write_quotas(result, plan_dir)
+        refresh_plan_hashes(plan_dir)
+        return result
+
+    result = _guarded(action)
+    from territory_opt.quota import QuotaResult
+
+    assert isinstance(result, QuotaResult)
+    table = Table(title="Quotas", show_header=False)
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    table.add_row("total", f"{result.total:,.0f}")
+    table.add_row(
+        "quota ÷ potential: min / max", f"{result.fairness.min:.4g} / {result.fairness.max:.4g}"
+    )
+    table.add_row("coefficient of variation", f"{result.fairness.cv:.3f}")
+    table.add_row("Gini", f"{result.fairness.gini:.3f}")
+    table.add_row("reps expected at quota", f"{100 * result.attainment.team_share:.0f} %")
+    out.print(table)
+    out.print(f"[green]quotas written to {plan_dir / 'quotas.csv'}[/green]")
 
 
 @app.command()

@@ -8,10 +8,12 @@ seed give byte-identical files except the wall times in ``plan.json``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,7 +206,21 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def plan_json(plan: Plan, *, scenario_hash: str | None = None) -> dict[str, Any]:
+def _inputs(plan: Plan, plan_dir: Path | None) -> dict[str, dict[str, str]]:
+    """Input paths (relative to the plan folder when possible) and their sha256."""
+    out = {}
+    for role, path in sorted(plan.problem.source_paths.items()):
+        shown = path
+        if plan_dir is not None:
+            with contextlib.suppress(ValueError):
+                shown = os.path.relpath(path, plan_dir.resolve())
+        out[role] = {"path": Path(shown).as_posix(), "sha256": plan.problem.sources.get(role, "")}
+    return out
+
+
+def plan_json(
+    plan: Plan, *, scenario_hash: str | None = None, plan_dir: Path | None = None
+) -> dict[str, Any]:
     """Everything ``plan.json`` holds."""
     from territory_opt import __version__
 
@@ -225,6 +241,8 @@ def plan_json(plan: Plan, *, scenario_hash: str | None = None) -> dict[str, Any]
         "options": options,
         "spec": spec,
         "inputs_sha256": dict(plan.problem.sources),
+        "inputs": _inputs(plan, plan_dir),
+        "input_options": dict(plan.problem.load_options),
         "scenario_hash": scenario_hash,
         "wall_times": {"solve_seconds": round(plan.seconds, 3)},
         "stats": {k: _num(v) for k, v in sorted(plan.stats.items())},
@@ -254,7 +272,7 @@ def write_plan(
     """
     out = Path(out)
     with atomic_folder(out, force=force) as tmp:
-        meta = plan_json(plan, scenario_hash=scenario_hash)
+        meta = plan_json(plan, scenario_hash=scenario_hash, plan_dir=out)
         files: dict[str, bytes] = {}
         if plan.assignment is not None:
             files["assignments.csv"] = _csv_bytes(plan.assignments_frame())
@@ -277,3 +295,136 @@ def write_plan(
 def no_plan_assignment(problem: Problem) -> np.ndarray:
     """Return an all-unassigned vector (used for infeasible plans)."""
     return np.full(problem.n_accounts, NO_INDEX, dtype=np.int32)
+
+
+def read_plan(plan_dir: str | Path) -> Plan:
+    """Read a plan folder back, reloading its inputs (checked by sha256).
+
+    Parameters
+    ----------
+    plan_dir
+        A folder written by :func:`write_plan`.
+
+    Returns
+    -------
+    Plan
+        The plan with its Problem and spec; the solver log is not kept.
+
+    Raises
+    ------
+    InputError
+        When the folder is not a plan, comes from a newer version, or an input
+        file is missing or changed since the plan was made.
+    """
+    from territory_opt._errors import InputError
+    from territory_opt.alignment.instance import Instance
+    from territory_opt.data.problem import load_problem
+
+    folder = Path(plan_dir)
+    meta_path = folder / "plan.json"
+    if not meta_path.is_file():
+        raise InputError.single(str(folder), "is not a plan folder (no plan.json)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError.single(str(meta_path), f"is not valid JSON: {err}") from None
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > PLAN_FORMAT_VERSION:
+        raise InputError.single(
+            str(meta_path),
+            f"plan format version {version!r} is newer than this tool reads "
+            f"({PLAN_FORMAT_VERSION}); upgrade territory-opt",
+            column="format_version",
+        )
+    paths: dict[str, Path] = {}
+    for role, entry in (meta.get("inputs") or {}).items():
+        path = (folder / entry["path"]).resolve()
+        if not path.is_file():
+            raise InputError.single(str(path), f"input '{role}' of plan {folder} is missing")
+        if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+            raise InputError.single(
+                str(path), f"input '{role}' changed since plan {folder} was made; re-run the plan"
+            )
+        paths[role] = path
+    if "accounts" not in paths or "reps" not in paths:
+        raise InputError.single(str(meta_path), "records no accounts/reps input files")
+    options = meta.get("input_options") or {}
+    problem = load_problem(
+        paths["accounts"],
+        paths["reps"],
+        pairs=paths.get("pairs"),
+        adjacency=paths.get("adjacency"),
+        metrics=options.get("metrics"),
+        account_columns=options.get("account_columns") or None,
+        rep_columns=options.get("rep_columns") or None,
+    )
+    spec = AlignmentSpec.from_dict(meta["spec"], source=str(meta_path))
+    inst = Instance.build(problem, spec)
+    assignment = None
+    if (folder / "assignments.csv").is_file():
+        table = pd.read_csv(
+            folder / "assignments.csv",
+            dtype={"account_id": str, "rep_id": str},
+            keep_default_na=False,
+        )
+        acc = pd.Index(problem.account_ids).get_indexer(pd.Index(table["account_id"]))
+        rep = pd.Index(problem.rep_ids).get_indexer(pd.Index(table["rep_id"]))
+        if (acc < 0).any() or (rep < 0).any() or len(np.unique(acc)) != problem.n_accounts:
+            raise InputError.single(
+                str(folder / "assignments.csv"), "does not match the plan's accounts and reps"
+            )
+        assignment = np.empty(problem.n_accounts, dtype=np.int32)
+        assignment[acc] = rep
+    opts = meta.get("options") or {}
+    return Plan(
+        problem=problem,
+        spec=spec,
+        status=Status(meta["status"]),
+        assignment=assignment,
+        objective=_float(meta.get("objective")),
+        lower_bound=_float(meta.get("lower_bound")),
+        objective_terms={k: _float(v) for k, v in (meta.get("objective_terms") or {}).items()},
+        load_names=inst.load_names,
+        target=inst.target,
+        lo=inst.lo,
+        hi=inst.hi,
+        solver=str(meta.get("solver", "")),
+        solver_version=str(meta.get("solver_version", "")),
+        backend=str(meta.get("backend", "")),
+        options=SolveOptions(
+            **{k: opts[k] for k in ("time_limit", "gap", "threads", "seed", "solver") if k in opts}
+        ),
+        seconds=float((meta.get("wall_times") or {}).get("solve_seconds", 0.0)),
+        stats={k: _float(v) for k, v in (meta.get("stats") or {}).items()},
+        diagnosis=json.loads((folder / "diagnosis.json").read_text(encoding="utf-8"))
+        if (folder / "diagnosis.json").is_file()
+        else None,
+    )
+
+
+def _float(value: object) -> float:
+    return math.inf if value is None else float(value)  # type: ignore[arg-type]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file (same digest as the input readers record)."""
+    from territory_opt.data.io import sha256_of
+
+    return sha256_of(path)
+
+
+def refresh_plan_hashes(plan_dir: str | Path) -> None:
+    """Record the sha256 of every data file of a plan folder in ``plan.json`` (atomically).
+
+    Used after a later step (quotas) adds a file to an existing plan folder.
+    """
+    folder = Path(plan_dir)
+    meta = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    meta["files_sha256"] = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != "plan.json" and not p.name.startswith(".")
+    }
+    tmp = folder / ".plan.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    tmp.replace(folder / "plan.json")

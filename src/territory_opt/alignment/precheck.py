@@ -15,6 +15,8 @@ from territory_opt.alignment.instance import Instance, pools
 
 #: Pre-checks evaluate every (item, rep) pair up to this many pairs.
 EXHAUSTIVE_PAIR_LIMIT = 20_000_000
+#: Pairs evaluated at once (bounds memory to a few hundred MB).
+CHUNK_PAIRS = 2_000_000
 #: Ids listed per finding.
 MAX_LISTED = 10
 #: Numerical slack when comparing loads with limits.
@@ -85,20 +87,26 @@ def _segment_without_reps(inst: Instance) -> list[Finding]:
 
 
 def _item_options(inst: Instance) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Per item: number of fitting reps, and the forced rep (or -1)."""
+    """Per item: number of fitting reps and of allowed reps, and the forced rep (or -1).
+
+    Evaluated in chunks of items so that memory stays bounded.
+    """
     if inst.n_all_arcs > EXHAUSTIVE_PAIR_LIMIT:
         return None, None
     items, reps = inst.all_arcs()
-    ev = inst.evaluate(items, reps)
-    fits = ev["allowed"] & (ev["load"] <= inst.hi[reps] + _EPS * (1 + np.abs(inst.hi[reps]))).all(
-        axis=1
-    )
-    n_fit = np.bincount(items[fits], minlength=inst.n_items)
+    n_fit = np.zeros(inst.n_items, dtype=np.int64)
+    n_allowed = np.zeros(inst.n_items, dtype=np.int64)
     forced = np.full(inst.n_items, -1, dtype=np.int64)
-    one = n_fit[items] == 1
-    forced[items[fits & one]] = reps[fits & one]
-    allowed_count = np.bincount(items[ev["allowed"]], minlength=inst.n_items)
-    return np.column_stack([n_fit, allowed_count]), forced
+    for start in range(0, len(items), CHUNK_PAIRS):
+        its, rps = items[start : start + CHUNK_PAIRS], reps[start : start + CHUNK_PAIRS]
+        ev = inst.evaluate(its, rps)
+        limit = inst.hi[rps] + _EPS * (1 + np.abs(inst.hi[rps]))
+        fits = ev["allowed"] & (ev["load"] <= limit).all(axis=1)
+        n_fit += np.bincount(its[fits], minlength=inst.n_items)
+        n_allowed += np.bincount(its[ev["allowed"]], minlength=inst.n_items)
+        forced[its[fits]] = rps[fits]  # meaningful only where n_fit == 1
+    forced[n_fit != 1] = -1
+    return np.column_stack([n_fit, n_allowed]), forced
 
 
 def _item_accounts(inst: Instance, item: int | np.integer) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from territory_opt.alignment.instance import ArcModel, Instance
 from territory_opt.alignment.precheck import precheck
 from territory_opt.alignment.spec import AlignmentSpec
 from territory_opt.data.problem import NO_INDEX, Problem
-from territory_opt.plan import Plan
+
+if TYPE_CHECKING:
+    from territory_opt.plan import Plan
 
 #: Backends and what they run. ``highs`` is the default priced-LP pipeline.
 BACKENDS = ("highs", "highs-mip", "cpsat", "pulp")
@@ -167,6 +169,8 @@ def _plan(
     start: float,
     diagnosis: dict[str, Any] | None,
 ) -> Plan:
+    from territory_opt.plan import Plan
+
     assignment = None
     terms = {"travel": 0.0, "pair_cost": 0.0, "disruption": 0.0}
     objective = result.objective

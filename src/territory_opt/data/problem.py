@@ -7,6 +7,7 @@ also performs the checks that span files (unknown reps, unknown accounts).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,10 @@ class Problem:
         Shapely geometries of accounts/units when read from a spatial file.
     sources
         sha256 of every input file, by role.
+    source_paths
+        Absolute path of every input read from a file, by role.
+    load_options
+        The reading options used (metrics, column maps), to read the inputs again.
     """
 
     account_ids: np.ndarray
@@ -139,6 +144,8 @@ class Problem:
     rep_start_date: np.ndarray
     geometry: np.ndarray | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    source_paths: Mapping[str, str] = field(default_factory=dict)
+    load_options: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def n_accounts(self) -> int:
@@ -554,7 +561,25 @@ def load_problem(
         with step("Reading adjacency"):
             edge_table = validate_adjacency(_raw(adjacency, "adjacency"))
     with step("Checking references"):
-        return build_problem(account_table, rep_table, pairs=pair_table, adjacency=edge_table)
+        problem = build_problem(account_table, rep_table, pairs=pair_table, adjacency=edge_table)
+    paths = {
+        role: str(Path(src).resolve())
+        for role, src in (
+            ("accounts", accounts),
+            ("reps", reps),
+            ("pairs", pairs),
+            ("adjacency", adjacency),
+        )
+        if isinstance(src, str | Path)
+    }
+    options = {
+        "metrics": None if metrics is None else list(metrics),
+        "account_columns": dict(account_columns or {}),
+        "rep_columns": dict(rep_columns or {}),
+    }
+    return dataclasses.replace(
+        problem, source_paths=MappingProxyType(paths), load_options=MappingProxyType(options)
+    )
 
 
 __all__ = ["NO_INDEX", "InputError", "PairData", "Problem", "build_problem", "load_problem"]

@@ -1,0 +1,88 @@
+"""Plan folders read back; later steps (quotas) add to them; stale inputs are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from territory_opt import InputError
+from territory_opt.cli import app
+from territory_opt.plan import read_plan
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = runner.invoke(
+        app, ["demo", "--out", str(out), "--accounts", "300", "--time-limit", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_read_plan_round_trip(demo_folder: Path) -> None:
+    plan = read_plan(demo_folder / "plan")
+    meta = json.loads((demo_folder / "plan" / "plan.json").read_text())
+    assert str(plan.status) == meta["status"]
+    assert plan.objective == pytest.approx(meta["objective"])
+    assignments = pd.read_csv(demo_folder / "plan" / "assignments.csv", dtype=str)
+    assert plan.assignment is not None
+    assert list(plan.problem.rep_ids[plan.assignment]) == list(assignments["rep_id"])
+    assert meta["inputs"]["accounts"]["path"] == "../accounts.csv"
+
+
+def test_quota_command_adds_quotas_to_the_plan(demo_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_folder, folder)
+    plan_dir = folder / "plan"
+    total_potential = pd.read_csv(folder / "accounts.csv")["potential"].sum()
+    target = round(0.25 * total_potential, -3)
+    result = runner.invoke(
+        app, ["quota", str(plan_dir), "--target", str(target), "--round", "1000"]
+    )
+    assert result.exit_code == 0, result.output
+    quotas = pd.read_csv(plan_dir / "quotas.csv")
+    assert quotas["quota"].sum() == pytest.approx(target)
+    assert np.allclose(quotas["quota"] % 1000, 0)
+    meta = json.loads((plan_dir / "plan.json").read_text())
+    assert "quotas.csv" in meta["files_sha256"]
+    impossible = runner.invoke(
+        app, ["quota", str(plan_dir), "--target", "1e12", "--growth-cap", "0:0.1"]
+    )
+    assert impossible.exit_code == 3
+    assert "reachable" in impossible.stderr
+
+
+def test_changed_input_is_refused(demo_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_folder, folder)
+    with (folder / "accounts.csv").open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    with pytest.raises(InputError, match="changed since plan"):
+        read_plan(folder / "plan")
+
+
+def test_newer_plan_format_is_refused(demo_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_folder, folder)
+    meta_path = folder / "plan" / "plan.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format_version"] = 99
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="newer than this tool reads"):
+        read_plan(folder / "plan")
+    result = runner.invoke(app, ["quota", str(folder / "plan"), "--target", "1000"])
+    assert result.exit_code == 2
