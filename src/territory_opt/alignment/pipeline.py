@@ -69,8 +69,8 @@ ADD_PER_ITEM = 3
 #: MIP after reduced-cost fixing is attempted up to this many arcs.
 MIP_ARC_LIMIT = 300_000
 #: Time shares (of what is left) for greedy repair and move/swap improvement.
-REPAIR_TIME_SHARE = 0.1
-IMPROVE_TIME_SHARE = 0.2
+REPAIR_TIME_SHARE = 0.5
+IMPROVE_TIME_SHARE = 0.3
 #: Time share (of what is left) and reduced-cost reach of the plan/LP disagreement MIP;
 #: the reach is in multiples of the LP's average cost per item.
 RINS_TIME_SHARE = 0.3

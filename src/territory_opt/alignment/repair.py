@@ -15,9 +15,9 @@ The violation of a plan is
 
 with loads q, limits lo/hi, row scales s (the larger finite limit) and budget
 use u. A move of item j from rep a to rep b changes only rows a and b and the
-budgets. :func:`repair` picks the move minimising Δcost + P·ΔV among moves with
-ΔV < 0, where P makes one unit of relative violation cost as much as the whole
-plan, so violation always comes first.
+budgets. :func:`repair` picks, among moves with ΔV < 0, the one with the least
+Δcost per unit of violation removed (Δcost / −ΔV), i.e. the cheapest repair;
+when no single move helps it tries exchanges of two items between two reps.
 """
 
 from __future__ import annotations
@@ -87,13 +87,11 @@ class _State:
         pos = np.searchsorted(keys, want).clip(0, max(len(keys) - 1, 0))
         return np.where(keys[pos] == want, pos, -1)
 
-    def best_swap(
-        self, a: int, penalty: float, *, improving: bool = False
-    ) -> tuple[int, int] | None:
+    def best_swap(self, a: int, *, improving: bool = False) -> tuple[int, int] | None:
         """Best exchange of an item of rep ``a`` with an item of another rep.
 
         Repair mode takes exchanges that reduce violation (ΔV < 0), scored by
-        Δcost + penalty·ΔV; ``improving`` mode takes exchanges that keep
+        Δcost / −ΔV; ``improving`` mode takes exchanges that keep
         violation (ΔV ≤ 0) and reduce cost.
         """
         m = self.model
@@ -139,7 +137,7 @@ class _State:
                     (d_viol <= _TOL) & (d_cost < -_TOL * (1 + abs(d_cost))), d_cost, np.inf
                 )
             else:
-                score = np.where(d_viol < -_TOL, d_cost + penalty * d_viol, np.inf)
+                score = np.where(d_viol < -_TOL, d_cost / np.maximum(-d_viol, _TOL), np.inf)
             flat = int(np.argmin(score))
             value = float(score.flat[flat])
             if np.isfinite(value) and (best is None or value < best[0]):
@@ -180,7 +178,6 @@ def repair(
         A plan meeting every limit, or None.
     """
     state = _State(model, choice)
-    penalty = max(float(np.abs(model.cost[choice]).sum()), 1.0)
     limit = max_moves if max_moves is not None else 2 * model.n_items
     arcs_all = np.arange(model.n_arcs)
     for _ in range(limit):
@@ -202,13 +199,15 @@ def repair(
         d_cost, d_viol = state.moves(arcs)
         ok = d_viol < -_TOL
         if ok.any():
-            state.apply(int(arcs[np.argmin(np.where(ok, d_cost + penalty * d_viol, np.inf))]))
+            # Cheapest repair per unit of violation removed.
+            ratio = np.where(ok, d_cost / np.maximum(-d_viol, _TOL), np.inf)
+            state.apply(int(arcs[np.argmin(ratio)]))
             continue
         swapped = False
         for a in np.argsort(-state.row_violation(state.loads, reps)):
             if not bad_rep[a]:
                 break
-            pair = state.best_swap(int(a), penalty)
+            pair = state.best_swap(int(a))
             if pair is not None:
                 state.apply(pair[0])
                 state.apply(pair[1])
@@ -255,7 +254,7 @@ def improve(
             state.apply(int(arcs[np.argmin(np.where(ok, d_cost, np.inf))]))
             continue
         # No improving move: try exchanges, one rep at a time, round robin.
-        pair = state.best_swap(rep_cycle % model.n_reps, 0.0, improving=True)
+        pair = state.best_swap(rep_cycle % model.n_reps, improving=True)
         rep_cycle += 1
         if pair is None:
             stale_reps += 1
