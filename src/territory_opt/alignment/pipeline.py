@@ -55,13 +55,17 @@ REVERSE_K = 30
 REVERSE_SHARE = 3.0
 #: Arcs priced per chunk (bounds memory at ~200 MB for 3 metrics).
 PRICE_CHUNK = 2_000_000
-#: Cost of one unit of relative limit violation in the elastic LP, in multiples of
-#: the summed cost of every candidate arc (more than any plan can cost).
+#: Price of violation in the elastic LP (see _elastic_price), and how often and by
+#: how much it is raised when slack remains at convergence.
 ELASTIC_FACTOR = 10.0
+ELASTIC_RAISES = 3
+ELASTIC_RAISE = 100.0
 #: Elastic slack (relative) below which the LP counts as feasible.
 SLACK_TOL = 1e-7
 #: LPs with more arcs than this use the interior point solver (with crossover).
 IPM_ARCS = 50_000
+#: Re-solve from scratch (interior point) when a round adds more than this share of arcs.
+WARM_ADD_SHARE = 0.05
 #: Safety cap on column generation rounds.
 MAX_PRICING_ROUNDS = 200
 #: Most negative arcs added per item per pricing round.
@@ -245,14 +249,19 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     items, reps = candidate_arcs(inst)
     first = _cover_items(inst, inst.arc_model(items, reps))
     full = len(items) >= inst.n_all_arcs
-    elastic = ELASTIC_FACTOR * max(float(np.abs(first.cost).sum()), 1.0)
+    elastic = _elastic_price(inst, first)
+    raises = 0
     session = LpSession(first, options, elastic=elastic)
     n_arcs = first.n_arcs
+    added = 0
     bound = -np.inf
     for rounds in range(1, MAX_PRICING_ROUNDS + 1):
         with step(f"LP round {rounds} ({n_arcs:,} arcs)"):
+            # Interior point for the first LP and after large additions; a warm
+            # simplex from the previous basis after small ones.
+            big = rounds == 1 or added > WARM_ADD_SHARE * n_arcs
             status, objective, values, duals, slack = session.solve(
-                clock.left(), ipm=n_arcs > IPM_ARCS
+                clock.left(), ipm=big and n_arcs > IPM_ARCS
             )
         model, lp = _session_model(inst, session, status, objective, values, duals, slack)
         if status != "optimal":
@@ -265,9 +274,13 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
                 ni, nr, nrc = _price_all(inst, u, pi, beta, tol, ADD_PER_ITEM)
             bound = max(bound, _lagrangian_bound(inst, objective, ni, nrc))
         if len(ni) == 0:  # converged: this LP is the LP of the whole problem
-            if slack > SLACK_TOL:
-                return None
-            return PricedLp(model, lp, objective, True, rounds, full)
+            if slack <= SLACK_TOL:
+                return PricedLp(model, lp, objective, True, rounds, full)
+            if raises >= ELASTIC_RAISES:
+                return None  # violation is cheaper than any plan at every price: infeasible
+            session.scale_elastic(ELASTIC_RAISE)
+            raises += 1
+            continue
         if clock.left() <= 0:
             return PricedLp(model, lp, bound, False, rounds, full)
         have = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
@@ -276,8 +289,23 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
             return PricedLp(model, lp, objective, True, rounds, full)
         new = inst.arc_model(ni[fresh], nr[fresh])
         session.add(new)
+        added = new.n_arcs
         n_arcs += new.n_arcs
     return None
+
+
+def _elastic_price(inst: Instance, model: ArcModel) -> float:
+    """Price of one unit of relative violation in the elastic LP.
+
+    Violating a limit by 100 % of its scale costs as much as
+    :data:`ELASTIC_FACTOR` reps' worth of items each sent on the costliest
+    candidate arc: dear enough that the LP prefers far-away reps to violation,
+    moderate enough that its duals stay on the scale of real costs (a huge price
+    makes simplex slow and prices in arcs that only matter for slack).
+    """
+    items_per_rep = inst.n_items / max(inst.n_reps, 1)
+    worst = float(np.abs(model.cost).max()) if model.n_arcs else 1.0
+    return ELASTIC_FACTOR * max(worst, 1.0) * max(items_per_rep, 1.0)
 
 
 def _session_model(

@@ -28,6 +28,9 @@ import numpy as np
 
 from territory_opt.alignment.instance import ArcModel
 
+#: Up to this many items, repair applies one move at a time (better plans); above
+#: it, the best move of every disjoint pair of reps at once (far fewer rounds).
+SEQUENTIAL_ITEMS = 5000
 #: Relative tolerance under which a limit counts as met.
 _TOL = 1e-9
 
@@ -156,6 +159,19 @@ class _State:
         self.rep_of_item[item] = m.arc_rep[arc]
 
 
+def _apply_disjoint(state: _State, arcs: np.ndarray, score: np.ndarray) -> None:
+    """Apply the best-scored moves whose source and destination reps are all distinct."""
+    m = state.model
+    used = np.zeros(m.n_reps, dtype=bool)
+    for k in np.argsort(score, kind="stable"):
+        arc = int(arcs[k])
+        a, b = state.rep_of_item[m.arc_item[arc]], m.arc_rep[arc]
+        if used[a] or used[b]:
+            continue
+        state.apply(arc)
+        used[a] = used[b] = True
+
+
 def repair(
     model: ArcModel, choice: np.ndarray, *, deadline: float, max_moves: int | None = None
 ) -> np.ndarray | None:
@@ -199,9 +215,14 @@ def repair(
         d_cost, d_viol = state.moves(arcs)
         ok = d_viol < -_TOL
         if ok.any():
-            # Cheapest repair per unit of violation removed.
+            # Cheapest repair per unit of violation removed; moves between disjoint
+            # pairs of reps do not interact, so apply the best of each at once
+            # (one at a time when budgets couple all moves).
             ratio = np.where(ok, d_cost / np.maximum(-d_viol, _TOL), np.inf)
-            state.apply(int(arcs[np.argmin(ratio)]))
+            if len(model.budget_hi) or model.n_items <= SEQUENTIAL_ITEMS:
+                state.apply(int(arcs[np.argmin(ratio)]))
+                continue
+            _apply_disjoint(state, arcs[ok], ratio[ok])
             continue
         swapped = False
         for a in np.argsort(-state.row_violation(state.loads, reps)):

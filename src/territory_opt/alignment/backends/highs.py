@@ -333,6 +333,18 @@ class LpSession:
         self.h.passModel(lp)
         self.first = True
 
+    def scale_elastic(self, factor: float) -> None:
+        """Multiply the price of violation by ``factor`` (after slack remained)."""
+        if self.elastic is None or len(self.slack_cols) == 0:
+            return
+        self.elastic *= factor
+        self.slack_cost = self.slack_cost * factor
+        self.h.changeColsCost(
+            len(self.slack_cols),
+            self.slack_cols.astype(np.int32),
+            self.slack_cost.astype(np.float64),
+        )
+
     def add(self, model: ArcModel) -> None:
         """Append the arcs of ``model`` (same items, reps and limits) as new columns."""
         if model.n_arcs == 0:
@@ -358,7 +370,7 @@ class LpSession:
     ) -> tuple[str, float, np.ndarray, np.ndarray, float]:
         """Solve; return status, objective, arc values (in add order), row duals, slack."""
         self.h.setOptionValue("time_limit", float(max(time_limit, 0.0)))
-        self.h.setOptionValue("solver", "ipm" if ipm and self.first else "simplex")
+        self.h.setOptionValue("solver", "ipm" if ipm else "simplex")
         self.first = False
         self.h.run()
         status = self.h.getModelStatus()
