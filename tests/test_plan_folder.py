@@ -55,6 +55,39 @@ def test_quota_command_adds_quotas_to_the_plan(demo_folder: Path, tmp_path: Path
     assert np.allclose(quotas["quota"] % 1000, 0)
     meta = json.loads((plan_dir / "plan.json").read_text())
     assert "quotas.csv" in meta["files_sha256"]
+    assert "quota_rollups.csv" in meta["files_sha256"]
+    rollup = pd.read_csv(plan_dir / "quota_rollups.csv")
+    assert rollup.loc[rollup["level"] == "total", "quota"].item() == pytest.approx(target)
+    (folder / "ramp.csv").write_text("month,factor\n0,0.2\n6,1\n", encoding="utf-8")
+    (folder / "season.csv").write_text("weight\n1\n1\n1\n2\n", encoding="utf-8")
+    ramped = runner.invoke(
+        app,
+        [
+            "quota",
+            str(plan_dir),
+            "--target",
+            str(target),
+            "--ramp",
+            str(folder / "ramp.csv"),
+            "--plan-start",
+            "2027-01-01",
+            "--seasonality",
+            str(folder / "season.csv"),
+        ],
+    )
+    assert ramped.exit_code == 0, ramped.output
+    quotas = pd.read_csv(plan_dir / "quotas.csv", dtype={"rep_id": str})
+    open_seat = quotas[quotas["rep_id"] == "OPEN-01"]
+    # Starts 2027-02-01: 6 months at 20 %, then 5 months at 100 %, averaged over the year.
+    assert open_seat["ramp"].item() == pytest.approx((6 * 0.2 + 5 * 1.0) / 12)
+    period = [c for c in quotas.columns if c.startswith(("q", "Q")) and c[1:].isdigit()]
+    assert len(period) == 4, quotas.columns
+    assert (quotas[period].sum(axis=1) == quotas["quota"]).all()
+    bad_ramp = runner.invoke(
+        app, ["quota", str(plan_dir), "--target", "1000", "--ramp", str(folder / "season.csv")]
+    )
+    assert bad_ramp.exit_code == 2
+    assert "season.csv" in bad_ramp.stderr and "month" in bad_ramp.stderr
     impossible = runner.invoke(
         app, ["quota", str(plan_dir), "--target", "1e12", "--growth-cap", "0:0.1"]
     )

@@ -369,8 +369,9 @@ def quota(
     """Set fair quotas for a plan's territories; write quotas.csv into the plan folder."""
     import datetime as dt
 
+    from territory_opt._atomic import write_file_atomic
     from territory_opt.plan import read_plan, refresh_plan_hashes
-    from territory_opt.quota import QuotaSettings, set_quotas, write_quotas
+    from territory_opt.quota import QuotaSettings, rollups, set_quotas, write_quotas
 
     def action() -> object:
         plan = read_plan(plan_dir)
@@ -407,6 +408,8 @@ def quota(
             raise InputError.single("quota settings", str(exc)) from None
         result = set_quotas(plan, settings)
         write_quotas(result, plan_dir)
+        table = rollups(result).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+        write_file_atomic(plan_dir / "quota_rollups.csv", table.encode("utf-8"))
         refresh_plan_hashes(plan_dir)
         return result
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from territory_opt._atomic import atomic_folder
+from territory_opt._atomic import atomic_folder, write_file_atomic
 from territory_opt._errors import InfeasibleError, SolverError
 from territory_opt.alignment.backends.base import SolveOptions, Status
 from territory_opt.alignment.spec import AlignmentSpec
@@ -425,6 +425,5 @@ def refresh_plan_hashes(plan_dir: str | Path) -> None:
         for p in sorted(folder.iterdir())
         if p.is_file() and p.name != "plan.json" and not p.name.startswith(".")
     }
-    tmp = folder / ".plan.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(folder / "plan.json")
+    text = json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n"
+    write_file_atomic(folder / "plan.json", text.encode("utf-8"))

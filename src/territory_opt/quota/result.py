@@ -11,8 +11,6 @@ seasonality, ``q1``..``q4`` or ``m01``..``m12``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from territory_opt._atomic import write_file_atomic
 from territory_opt._errors import InputError
 from territory_opt.quota.attainment import Attainment
 from territory_opt.quota.calendar import Calendar
@@ -230,16 +229,5 @@ def write_quotas(result: QuotaResult, plan_dir: str | Path) -> Path:
     if not folder.is_dir():
         raise InputError.single(str(folder), "is not an existing plan folder; write the plan first")
     data = quotas_csv_bytes(result)
-    target = folder / QUOTAS_FILE
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{QUOTAS_FILE}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    target = write_file_atomic(folder / QUOTAS_FILE, data)
     return target
