@@ -40,6 +40,8 @@ from territory_opt.alignment.backends.base import (
 )
 from territory_opt.alignment.backends.highs import HighsMip, LpSession, LpSolution, version
 from territory_opt.alignment.instance import ArcModel, Instance, pools
+from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
+from territory_opt.alignment.lagrangian import lagrangian
 from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
 
@@ -64,6 +66,12 @@ ELASTIC_RAISE = 100.0
 SLACK_TOL = 1e-7
 #: LPs with more arcs than this use the interior point solver (with crossover).
 IPM_ARCS = 50_000
+#: Above this many (item, rep) pairs the LP is replaced by the Lagrangian
+#: relaxation (bound and first plan), which scales linearly in pairs.
+LP_ARC_LIMIT = 5_000_000
+#: Time shares (of what is left) of the two Lagrangian passes.
+LAGRANGE_FIRST_SHARE = 0.15
+LAGRANGE_SECOND_SHARE = 0.3
 #: Re-solve from scratch (interior point) when a round adds more than this share of arcs.
 WARM_ADD_SHARE = 0.05
 #: Safety cap on column generation rounds.
@@ -431,9 +439,72 @@ def rins_step(
     return idx[res.choice]
 
 
+def solve_lagrangian(
+    inst: Instance, options: SolveOptions, clock: _Clock
+) -> tuple[BackendResult, ArcModel | None]:
+    """Large books: Lagrangian bound and plan, repair, improvement, neighbourhood search."""
+    t0 = time.perf_counter()
+    with step("Lagrangian bound (first pass)"):
+        first = lagrangian(inst, deadline=clock.after(LAGRANGE_FIRST_SHARE))
+    items, reps = candidate_arcs(inst)
+    own = np.arange(inst.n_items, dtype=np.int32)
+    model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, first.rep_of_item]))
+    keys = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
+    start = np.searchsorted(keys, own.astype(np.int64) * inst.n_reps + first.rep_of_item)
+    stats: dict[str, float] = {
+        "lagrangian_bound": first.bound,
+        "lagrangian_iterations": float(first.iterations),
+        "arcs": float(model.n_arcs),
+    }
+    with step("Finding a plan (repair of the Lagrangian plan)"):
+        choice = repair(model, start, deadline=clock.after(REPAIR_TIME_SHARE))
+    if choice is None:
+        return BackendResult(
+            Status.TIME_LIMIT, None, np.inf, first.bound, "highs", version(), "", stats
+        ), model
+    with step("Improving the plan (moves and swaps)"):
+        choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
+    incumbent = model.objective(choice)
+    stats["first_plan_seconds"] = time.perf_counter() - t0
+    with step("Lagrangian bound (second pass)"):
+        second = lagrangian(
+            inst,
+            deadline=clock.after(LAGRANGE_SECOND_SHARE),
+            upper=incumbent,
+            start=first.multipliers,
+        )
+    bound = max(first.bound, second.bound)
+    stats["lagrangian_bound"] = bound
+    with step("Improving the plan (neighbourhood search)"):
+        choice, steps = large_neighbourhood_search(
+            inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
+        )
+    incumbent = model.objective(choice)
+    stats["lns_improvements"] = float(steps)
+    stats["seconds"] = time.perf_counter() - t0
+    gap = relative_gap(incumbent, bound)
+    status = (
+        Status.OPTIMAL
+        if gap <= options.gap
+        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
+    )
+    return BackendResult(
+        status,
+        choice,
+        incumbent,
+        bound,
+        "highs",
+        version(),
+        "Lagrangian relaxation of the limits (subgradient); see models/README.md",
+        stats,
+    ), model
+
+
 def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult, ArcModel | None]:
     """Run the default HiGHS pipeline (see module notes) within the time limit."""
     clock = _Clock(time.perf_counter() + options.time_limit)
+    if inst.n_all_arcs > LP_ARC_LIMIT and lagrangian_applicable(inst):
+        return solve_lagrangian(inst, options, clock)
     stats: dict[str, float] = {}
     t0 = time.perf_counter()
     priced = priced_lp(inst, options, clock)

@@ -1,0 +1,44 @@
+"""The Lagrangian path for large books: a valid bound and a checked plan."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from territory_opt import generate_demo, load_problem
+from territory_opt.alignment import AlignmentSpec, Status, align
+from territory_opt.alignment import pipeline as pipeline_module
+from territory_opt.alignment.backends.base import SolveOptions
+from territory_opt.alignment.instance import Instance
+from territory_opt.alignment.lagrangian import lagrangian
+from territory_opt.testing import check_plan
+
+
+@pytest.fixture(scope="module")
+def instance() -> Instance:
+    accounts, reps = generate_demo(600, 12, seed=4)
+    problem = load_problem(accounts, reps)
+    spec = AlignmentSpec.from_preset("balanced-travel").with_(bands={"potential": 0.1})
+    return Instance.build(problem, spec)
+
+
+def test_lagrangian_bound_is_below_the_lp_bound(instance: Instance) -> None:
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    priced = pipeline_module.priced_lp(instance, SolveOptions(time_limit=60), clock)
+    assert priced is not None and priced.converged
+    result = lagrangian(instance, deadline=time.perf_counter() + 3)
+    assert result.bound <= priced.bound * (1 + 1e-9)
+    assert result.bound >= 0.9 * priced.bound  # and not a trivial bound
+
+
+def test_large_book_path_gives_a_checked_plan(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
+    plan = align(instance.problem, instance.spec, time_limit=15)
+    assert plan.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT)
+    assert plan.assignment is not None
+    check_plan(plan)
+    assert plan.lower_bound <= plan.objective
+    assert "lagrangian_bound" in plan.stats
