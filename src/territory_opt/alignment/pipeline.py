@@ -72,6 +72,8 @@ LP_ARC_LIMIT = 5_000_000
 #: Time shares (of what is left) of the two Lagrangian passes.
 LAGRANGE_FIRST_SHARE = 0.15
 LAGRANGE_SECOND_SHARE = 0.3
+#: Share of the time limit after which pricing stops (unless nothing is solved yet).
+LP_TIME_SHARE = 0.6
 #: Re-solve from scratch (interior point) when a round adds more than this share of arcs.
 WARM_ADD_SHARE = 0.05
 #: Safety cap on column generation rounds.
@@ -263,17 +265,24 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     n_arcs = first.n_arcs
     added = 0
     bound = -np.inf
+    # Pricing stops early enough to leave time for finding a plan.
+    lp_deadline = time.perf_counter() + LP_TIME_SHARE * clock.left()
+    last: tuple[ArcModel, LpSolution] | None = None
     for rounds in range(1, MAX_PRICING_ROUNDS + 1):
         with step(f"LP round {rounds} ({n_arcs:,} arcs)"):
             # Interior point for the first LP and after large additions; a warm
             # simplex from the previous basis after small ones.
             big = rounds == 1 or added > WARM_ADD_SHARE * n_arcs
+            limit = clock.left() if last is None else max(0.0, lp_deadline - time.perf_counter())
             status, objective, values, duals, slack = session.solve(
-                clock.left(), ipm=big and n_arcs > IPM_ARCS
+                limit, ipm=big and n_arcs > IPM_ARCS
             )
         model, lp = _session_model(inst, session, status, objective, values, duals, slack)
         if status != "optimal":
+            if last is not None:  # out of LP time: go on with the last solved LP
+                return PricedLp(last[0], last[1], bound, False, rounds, full)
             return PricedLp(model, lp, bound, False, rounds, full)
+        last = (model, lp)
         u, pi, beta = _duals(model, lp)
         ni = nr = np.zeros(0, np.int32)
         if not full:
@@ -289,7 +298,7 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
             session.scale_elastic(ELASTIC_RAISE)
             raises += 1
             continue
-        if clock.left() <= 0:
+        if time.perf_counter() >= lp_deadline:
             return PricedLp(model, lp, bound, False, rounds, full)
         have = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
         fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
