@@ -448,6 +448,13 @@ def rins_step(
     return idx[res.choice]
 
 
+def _no_plan(
+    status: Status, bound: float, log: str, stats: dict[str, float] | None = None
+) -> BackendResult:
+    """Build a result without a plan (infeasible, or out of time before a first plan)."""
+    return BackendResult(status, None, np.inf, bound, "highs", version(), log, stats)
+
+
 def solve_lagrangian(
     inst: Instance, options: SolveOptions, clock: _Clock
 ) -> tuple[BackendResult, ArcModel | None]:
@@ -468,9 +475,7 @@ def solve_lagrangian(
     with step("Finding a plan (repair of the Lagrangian plan)"):
         choice = repair(model, start, deadline=clock.after(REPAIR_TIME_SHARE))
     if choice is None:
-        return BackendResult(
-            Status.TIME_LIMIT, None, np.inf, first.bound, "highs", version(), "", stats
-        ), model
+        return _no_plan(Status.TIME_LIMIT, first.bound, "", stats), model
     with step("Improving the plan (moves and swaps)"):
         choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
     incumbent = model.objective(choice)
@@ -518,15 +523,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     t0 = time.perf_counter()
     priced = priced_lp(inst, options, clock)
     if priced is None:
-        return BackendResult(
-            Status.INFEASIBLE,
-            None,
-            np.inf,
-            np.inf,
-            "highs",
-            version(),
-            "LP relaxation is infeasible",
-        ), None
+        return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None
     stats.update(
         lp_seconds=time.perf_counter() - t0,
         lp_rounds=float(priced.rounds),
@@ -535,9 +532,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     )
     model, lp = priced.model, priced.lp
     if lp.status != "optimal":
-        return BackendResult(
-            Status.TIME_LIMIT, None, np.inf, priced.bound, "highs", version(), lp.log, stats
-        ), model
+        return _no_plan(Status.TIME_LIMIT, priced.bound, lp.log, stats), model
     u, pi, beta = _duals(model, lp)
     rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
     if len(beta):
@@ -578,20 +573,11 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
         if res.choice is not None:
             model, choice = everything, res.choice
     if choice is None and proven and priced.full:
-        return BackendResult(
-            Status.INFEASIBLE,
-            None,
-            np.inf,
-            np.inf,
-            "highs",
-            version(),
-            log + "\nno integer plan exists on any arc",
-            stats,
+        return _no_plan(
+            Status.INFEASIBLE, np.inf, log + "\nno integer plan exists on any arc", stats
         ), model
     if choice is None:
-        return BackendResult(
-            Status.TIME_LIMIT, None, np.inf, bound, "highs", version(), log, stats
-        ), model
+        return _no_plan(Status.TIME_LIMIT, bound, log, stats), model
     incumbent = model.objective(choice)
     stats["first_plan_seconds"] = time.perf_counter() - t0
     stats["first_plan_gap"] = relative_gap(incumbent, bound)
