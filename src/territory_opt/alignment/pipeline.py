@@ -279,8 +279,10 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
             )
         model, lp = _session_model(inst, session, status, objective, values, duals, slack)
         if status != "optimal":
-            if last is not None:  # out of LP time: go on with the last solved LP
-                return PricedLp(last[0], last[1], bound, False, rounds, full)
+            if last is not None:  # out of LP time: go on with the last solved LP,
+                items_all, reps_all = session.arcs()  # plus the arcs priced in since
+                extended = _with_arcs(inst, last[0], last[1], items_all, reps_all)
+                return PricedLp(*extended, bound, False, rounds, full)
             return PricedLp(model, lp, bound, False, rounds, full)
         last = (model, lp)
         u, pi, beta = _duals(model, lp)
@@ -298,17 +300,38 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
             session.scale_elastic(ELASTIC_RAISE)
             raises += 1
             continue
-        if time.perf_counter() >= lp_deadline:
-            return PricedLp(model, lp, bound, False, rounds, full)
         have = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
         fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
         if not fresh.any():  # numerical noise only: nothing new to add
             return PricedLp(model, lp, objective, True, rounds, full)
+        if time.perf_counter() >= lp_deadline:
+            # Out of LP time: keep the priced arcs (at value 0) so that repair can
+            # use the moves the LP was asking for.
+            model, lp = _with_arcs(inst, model, lp, ni[fresh], nr[fresh])
+            return PricedLp(model, lp, bound, False, rounds, full)
         new = inst.arc_model(ni[fresh], nr[fresh])
         session.add(new)
         added = new.n_arcs
         n_arcs += new.n_arcs
     return None
+
+
+def _with_arcs(
+    inst: Instance, model: ArcModel, lp: LpSolution, items: np.ndarray, reps: np.ndarray
+) -> tuple[ArcModel, LpSolution]:
+    """Add arcs (ignoring ones it has) to a model, with LP value 0 for them."""
+    keys = np.union1d(
+        model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep,
+        items.astype(np.int64) * inst.n_reps + reps,
+    )
+    bigger = inst.arc_model(
+        (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
+    )
+    old = _map_choice(model, np.arange(model.n_arcs), bigger)
+    values = np.zeros(bigger.n_arcs)
+    if old is not None:
+        values[old] = lp.values
+    return bigger, dataclasses.replace(lp, values=values)
 
 
 def _elastic_price(inst: Instance, model: ArcModel) -> float:

@@ -369,7 +369,8 @@ class LpSession:
         self, time_limit: float, *, ipm: bool
     ) -> tuple[str, float, np.ndarray, np.ndarray, float]:
         """Solve; return status, objective, arc values (in add order), row duals, slack."""
-        self.h.setOptionValue("time_limit", float(max(time_limit, 0.0)))
+        # HiGHS counts its time limit against the object's total run time.
+        self.h.setOptionValue("time_limit", float(self.h.getRunTime() + max(time_limit, 0.0)))
         self.h.setOptionValue("solver", "ipm" if ipm else "simplex")
         self.first = False
         self.h.run()
