@@ -64,3 +64,22 @@ def test_repair_fixes_a_rounded_plan_on_a_loose_model() -> None:
     assert model.violation(start) > 0
     fixed = repair(model, start, deadline=time.perf_counter() + 5)
     assert fixed is not None and model.violation(fixed) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(12, 40), m=st.integers(2, 5))
+def test_repair_with_a_moved_budget(seed: int, n: int, m: int) -> None:
+    import dataclasses
+
+    model, start = _model(seed, n, m, tol=0.3)
+    rng = np.random.default_rng(seed)
+    home = rng.integers(0, m, n)
+    moved = (model.arc_rep != home[model.arc_item]).astype(float)[:, None]
+    budget_hi = np.array([float(max(1, n // 2))])
+    model = dataclasses.replace(
+        model, budget=moved, budget_hi=budget_hi, budget_names=("moved_accounts",)
+    )
+    fixed = repair(model, start, deadline=time.perf_counter() + 5)
+    if fixed is not None:
+        assert model.violation(fixed) == 0
+        assert model.budget[fixed].sum() <= budget_hi[0]

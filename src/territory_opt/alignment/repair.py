@@ -48,6 +48,10 @@ class _State:
         self.lo = np.where(np.isfinite(model.lo), model.lo, -np.inf)
         self.hi = np.where(np.isfinite(model.hi), model.hi, np.inf)
         self.budget_scale = np.maximum(model.budget_hi, 1.0)
+        # Phase A repairs limits with budgets ignored (weight 0); phase B repairs
+        # budgets with moves that may not break any limit (row_guard).
+        self.budget_weight = 1.0
+        self.row_guard = False
 
     def row_violation(self, loads: np.ndarray, reps: np.ndarray) -> np.ndarray:
         over = np.maximum(loads - self.hi[reps], 0.0) + np.maximum(self.lo[reps] - loads, 0.0)
@@ -61,7 +65,7 @@ class _State:
 
     def total_violation(self) -> float:
         reps = np.arange(self.model.n_reps)
-        return float(self.row_violation(self.loads, reps).sum()) + float(
+        return float(self.row_violation(self.loads, reps).sum()) + self.budget_weight * float(
             self.budget_violation(self.used)
         )
 
@@ -76,10 +80,14 @@ class _State:
         after = self.row_violation(self.loads[a] - src_load, a) + self.row_violation(
             self.loads[b] + dst_load, b
         )
-        d_viol = after - before
-        if len(m.budget_hi):
+        d_row = after - before
+        d_viol = d_row
+        if len(m.budget_hi) and self.budget_weight:
             new_used = self.used + m.budget[arcs] - m.budget[src_arc]
-            d_viol = d_viol + self.budget_violation(new_used) - self.budget_violation(self.used)
+            d_budget = self.budget_violation(new_used) - self.budget_violation(self.used)
+            d_viol = d_row + self.budget_weight * d_budget
+        if self.row_guard:
+            d_viol = np.where(d_row > _TOL, np.inf, d_viol)
         return m.cost[arcs] - m.cost[src_arc], d_viol
 
     def arc_index(self, items: np.ndarray, reps: np.ndarray) -> np.ndarray:
@@ -126,15 +134,16 @@ class _State:
             d_cost = (m.cost[i_new] - m.cost[i_cur])[:, None] + (m.cost[k_new] - m.cost[k_cur])[
                 None, :
             ]
-            if len(m.budget_hi):
+            d_row = d_viol
+            if len(m.budget_hi) and self.budget_weight:
                 delta = (m.budget[i_new] - m.budget[i_cur])[:, None, :] + (
                     m.budget[k_new] - m.budget[k_cur]
                 )[None, :, :]
-                d_viol = (
-                    d_viol
-                    + self.budget_violation(self.used + delta)
-                    - self.budget_violation(self.used)
+                d_viol = d_row + self.budget_weight * (
+                    self.budget_violation(self.used + delta) - self.budget_violation(self.used)
                 )
+            if self.row_guard:
+                d_viol = np.where(d_row > _TOL, np.inf, d_viol)
             if improving:
                 score = np.where(
                     (d_viol <= _TOL) & (d_cost < -_TOL * (1 + abs(d_cost))), d_cost, np.inf
@@ -195,23 +204,35 @@ def repair(
     """
     state = _State(model, choice)
     limit = max_moves if max_moves is not None else 2 * model.n_items
+    if len(model.budget_hi) and state.budget_violation(state.used) > 0:
+        # Limits first with budgets ignored, then budgets without breaking limits.
+        state.budget_weight = 0.0
+        if not _repair_loop(state, deadline, limit):
+            return None
+        state.budget_weight, state.row_guard = 1.0, True
+    return state.choice if _repair_loop(state, deadline, limit) else None
+
+
+def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
+    """Apply repairing moves until the state's violation is zero; False if stuck."""
+    model = state.model
     arcs_all = np.arange(model.n_arcs)
     for _ in range(limit):
         if state.total_violation() <= 0:
-            return state.choice
+            return True
         if time.perf_counter() > deadline:
-            return None
+            return False
         # Only moves that touch a violated rep (or any move, when budgets are broken).
         reps = np.arange(model.n_reps)
         bad_rep = state.row_violation(state.loads, reps) > 0
-        if state.budget_violation(state.used) > 0:
+        if state.budget_weight and state.budget_violation(state.used) > 0:
             arcs = arcs_all
         else:
             touch = bad_rep[model.arc_rep] | bad_rep[state.rep_of_item[model.arc_item]]
             arcs = arcs_all[touch]
         arcs = arcs[model.arc_rep[arcs] != state.rep_of_item[model.arc_item[arcs]]]
         if len(arcs) == 0:
-            return None
+            return False
         d_cost, d_viol = state.moves(arcs)
         ok = d_viol < -_TOL
         if ok.any():
@@ -225,8 +246,10 @@ def repair(
             _apply_disjoint(state, arcs[ok], ratio[ok])
             continue
         swapped = False
-        for a in np.argsort(-state.row_violation(state.loads, reps)):
-            if not bad_rep[a]:
+        # Exchanges around violated reps (every rep when only budgets are broken).
+        seeds = bad_rep if bad_rep.any() else np.ones(model.n_reps, dtype=bool)
+        for a in np.argsort(-state.row_violation(state.loads, reps), kind="stable"):
+            if not seeds[a]:
                 break
             pair = state.best_swap(int(a))
             if pair is not None:
@@ -235,8 +258,8 @@ def repair(
                 swapped = True
                 break
         if not swapped:
-            return None
-    return state.choice if state.total_violation() <= 0 else None
+            return False
+    return state.total_violation() <= 0
 
 
 def improve(
