@@ -535,6 +535,14 @@ def test_property_totals_exact_and_caps_hold(
     assert q.sum() == pytest.approx(total, abs=1e-6 * unit)
     assert np.allclose(np.round(q / unit) * unit, q)
     assert (q >= lo - 1e-6).all() and (q <= hi + 1e-6).all()
+    # Roll-ups: every manager/segment group and the company total sum their reps.
+    table = rollups(result)
+    managers = np.asarray(result.plan.problem.rep_attrs["manager_id"], dtype=object)
+    managers = np.where(managers == "", "(none)", managers)
+    for manager in np.unique(managers):
+        row = table[(table["level"] == "manager") & (table["group"] == manager)]
+        assert row["quota"].item() == pytest.approx(q[managers == manager].sum())
+    assert table.loc[table["level"] == "total", "quota"].item() == pytest.approx(q.sum())
 
 
 @settings(max_examples=30, deadline=None)
