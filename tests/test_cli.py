@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -86,6 +87,9 @@ def test_demo_writes_inputs_and_summary(tmp_path: Path) -> None:
         "validation.json",
     ]
     assert (out / "plan" / "assignments.csv").exists()
+    quotas = pd.read_csv(out / "plan" / "quotas.csv")
+    revenue = pd.read_csv(out / "accounts.csv")["revenue_ly"].sum()
+    assert quotas["quota"].sum() == pytest.approx(round(revenue * 1.1, -3))
     summary = json.loads((out / "validation.json").read_text())
     assert summary["accounts"] == 300
     assert "Reading accounts" in result.stderr  # progress goes to stderr

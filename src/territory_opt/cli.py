@@ -431,6 +431,27 @@ def quota(
     out.print(f"[green]quotas written to {plan_dir / 'quotas.csv'}[/green]")
 
 
+#: Demo company target: last year's revenue plus this growth [fraction].
+DEMO_GROWTH = 0.10
+
+
+def _demo_quotas(plan: object, plan_dir: Path, *, seed: int) -> None:
+    """Quotas for the demo plan: last year's revenue + 10 %, blended 40 % history."""
+    from territory_opt._atomic import write_file_atomic
+    from territory_opt.plan import Plan, refresh_plan_hashes
+    from territory_opt.quota import QuotaSettings, rollups, set_quotas, write_quotas
+
+    assert isinstance(plan, Plan)
+    history = float(plan.problem.metric("revenue_ly").sum())
+    target = round(history * (1 + DEMO_GROWTH), -3)
+    settings = QuotaSettings(target=target, method="blend", history_weight=0.4, seed=seed)
+    result = set_quotas(plan, settings)
+    write_quotas(result, plan_dir)
+    table = rollups(result).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    write_file_atomic(plan_dir / "quota_rollups.csv", table.encode("utf-8"))
+    refresh_plan_hashes(plan_dir)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path("demo-output"),
@@ -448,7 +469,8 @@ def demo(
 
     Writes ``accounts``, ``reps``, ``validation.json`` and, unless ``--no-plan``,
     a plan folder ``plan/`` (balanced-travel preset: potential ±5 %, workload
-    ±10 %, workload-weighted travel).
+    ±10 %, workload-weighted travel) with quotas for a target of last year's
+    revenue + 10 % (blend, 40 % history).
     """
     from territory_opt.alignment import AlignmentSpec
     from territory_opt.alignment import align as run_align
@@ -469,6 +491,8 @@ def demo(
                 spec = AlignmentSpec.from_preset("balanced-travel")
                 result = run_align(problem, spec, time_limit=time_limit, seed=seed)
                 write_plan(result, tmp / "plan")
+                if result.assignment is not None:
+                    _demo_quotas(result, tmp / "plan", seed=seed)
         return problem, result
 
     problem, result = _guarded(action)
