@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import numpy as np
 import typer
@@ -26,6 +26,10 @@ from territory_opt._progress import use_reporter
 from territory_opt.data import load_problem
 from territory_opt.data.demo import generate_demo
 from territory_opt.data.problem import Problem
+
+if TYPE_CHECKING:
+    from territory_opt.plan import Plan
+    from territory_opt.quota import QuotaResult, QuotaSettings
 
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
@@ -369,9 +373,8 @@ def quota(
     """Set fair quotas for a plan's territories; write quotas.csv into the plan folder."""
     import datetime as dt
 
-    from territory_opt._atomic import write_file_atomic
-    from territory_opt.plan import read_plan, refresh_plan_hashes
-    from territory_opt.quota import QuotaSettings, rollups, set_quotas, write_quotas
+    from territory_opt.plan import read_plan
+    from territory_opt.quota import QuotaSettings
 
     def action() -> object:
         plan = read_plan(plan_dir)
@@ -406,12 +409,7 @@ def quota(
             settings = QuotaSettings(**options)  # type: ignore[arg-type]
         except ValueError as exc:
             raise InputError.single("quota settings", str(exc)) from None
-        result = set_quotas(plan, settings)
-        write_quotas(result, plan_dir)
-        table = rollups(result).to_csv(index=False, lineterminator="\n", float_format="%.10g")
-        write_file_atomic(plan_dir / "quota_rollups.csv", table.encode("utf-8"))
-        refresh_plan_hashes(plan_dir)
-        return result
+        return _save_quotas(plan, settings, plan_dir)
 
     result = _guarded(action)
     from territory_opt.quota import QuotaResult
@@ -435,21 +433,28 @@ def quota(
 DEMO_GROWTH = 0.10
 
 
-def _demo_quotas(plan: object, plan_dir: Path, *, seed: int) -> None:
+def _demo_quotas(plan: Plan, plan_dir: Path, *, seed: int) -> None:
     """Quotas for the demo plan: last year's revenue + 10 %, blended 40 % history."""
-    from territory_opt._atomic import write_file_atomic
-    from territory_opt.plan import Plan, refresh_plan_hashes
-    from territory_opt.quota import QuotaSettings, rollups, set_quotas, write_quotas
+    from territory_opt.quota import QuotaSettings
 
-    assert isinstance(plan, Plan)
     history = float(plan.problem.metric("revenue_ly").sum())
     target = round(history * (1 + DEMO_GROWTH), -3)
     settings = QuotaSettings(target=target, method="blend", history_weight=0.4, seed=seed)
+    _save_quotas(plan, settings, plan_dir)
+
+
+def _save_quotas(plan: Plan, settings: QuotaSettings, plan_dir: Path) -> QuotaResult:
+    """Set quotas, write them and their roll-ups into the plan folder, refresh hashes."""
+    from territory_opt._atomic import write_file_atomic
+    from territory_opt.plan import refresh_plan_hashes
+    from territory_opt.quota import rollups, set_quotas, write_quotas
+
     result = set_quotas(plan, settings)
     write_quotas(result, plan_dir)
     table = rollups(result).to_csv(index=False, lineterminator="\n", float_format="%.10g")
     write_file_atomic(plan_dir / "quota_rollups.csv", table.encode("utf-8"))
     refresh_plan_hashes(plan_dir)
+    return result
 
 
 @app.command()
@@ -474,7 +479,7 @@ def demo(
     """
     from territory_opt.alignment import AlignmentSpec
     from territory_opt.alignment import align as run_align
-    from territory_opt.plan import Plan, write_plan
+    from territory_opt.plan import write_plan
 
     def action() -> tuple[Problem, Plan | None]:
         from territory_opt.data.demo import write_demo

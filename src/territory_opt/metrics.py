@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from territory_opt.data.problem import NO_INDEX, Problem
 
@@ -40,32 +39,3 @@ def moved_mask(problem: Problem, assignment: np.ndarray) -> np.ndarray:
     """Flag accounts that have a current rep and are assigned to another one."""
     cur = problem.current_rep
     return (cur != NO_INDEX) & (cur != assignment)
-
-
-def spread_table(
-    problem: Problem, totals: np.ndarray, target: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Per metric: min, max, max/min, coefficient of variation, worst deviation from target.
-
-    Deviation is relative to each rep's capacity-scaled target (the share of the
-    total its FTE would carry) when ``target`` is None.
-    """
-    cap = problem.rep_capacity
-    rows = []
-    for j, name in enumerate(problem.metric_names):
-        col = totals[:, j]
-        tgt = target[:, j] if target is not None else col.sum() * cap / cap.sum()
-        per_fte = col / cap
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dev = np.where(tgt > 0, col / tgt - 1.0, 0.0)
-        rows.append(
-            {
-                "metric": name,
-                "min": float(col.min()),
-                "max": float(col.max()),
-                "max_over_min": float(col.max() / col.min()) if col.min() > 0 else float("inf"),
-                "cv_per_fte": float(per_fte.std() / per_fte.mean()) if per_fte.mean() else 0.0,
-                "worst_deviation": float(np.abs(dev).max()),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -25,7 +25,7 @@ from territory_opt._atomic import atomic_folder, write_file_atomic
 from territory_opt._errors import InfeasibleError, SolverError
 from territory_opt.alignment.backends.base import SolveOptions, Status
 from territory_opt.alignment.spec import AlignmentSpec
-from territory_opt.data.problem import NO_INDEX, Problem
+from territory_opt.data.problem import Problem
 from territory_opt.metrics import account_metric_values, moved_mask, rep_totals
 
 #: Version of the plan folder layout; readers refuse folders from newer versions.
@@ -292,11 +292,6 @@ def write_plan(
     return out
 
 
-def no_plan_assignment(problem: Problem) -> np.ndarray:
-    """Return an all-unassigned vector (used for infeasible plans)."""
-    return np.full(problem.n_accounts, NO_INDEX, dtype=np.int32)
-
-
 def read_plan(plan_dir: str | Path) -> Plan:
     """Read a plan folder back, reloading its inputs (checked by sha256).
 
@@ -318,6 +313,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
     """
     from territory_opt._errors import InputError
     from territory_opt.alignment.instance import Instance
+    from territory_opt.data.io import sha256_of
     from territory_opt.data.problem import load_problem
 
     folder = Path(plan_dir)
@@ -341,7 +337,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
         path = (folder / entry["path"]).resolve()
         if not path.is_file():
             raise InputError.single(str(path), f"input '{role}' of plan {folder} is missing")
-        if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+        if entry.get("sha256") and sha256_of(path) != entry["sha256"]:
             raise InputError.single(
                 str(path), f"input '{role}' changed since plan {folder} was made; re-run the plan"
             )
@@ -404,13 +400,6 @@ def read_plan(plan_dir: str | Path) -> Plan:
 
 def _float(value: object) -> float:
     return math.inf if value is None else float(value)  # type: ignore[arg-type]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (same digest as the input readers record)."""
-    from territory_opt.data.io import sha256_of
-
-    return sha256_of(path)
 
 
 def refresh_plan_hashes(plan_dir: str | Path) -> None:

@@ -26,6 +26,14 @@ MOVED_ACCOUNTS = "moved_accounts"
 MOVED_SHARE = "moved_share"
 
 
+def find_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` in ``sorted_keys`` and whether each was found."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys).clip(0, len(sorted_keys) - 1)
+    return pos, sorted_keys[pos] == keys
+
+
 @dataclass(frozen=True)
 class ArcModel:
     """The assignment model on a given set of arcs, as numpy arrays.
@@ -52,6 +60,12 @@ class ArcModel:
     def n_arcs(self) -> int:
         """Number of arcs (variables)."""
         return len(self.arc_item)
+
+    def arc_index(self, items: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Arc index of each (item, rep), -1 where the model has no such arc."""
+        keys = self.arc_item.astype(np.int64) * self.n_reps + self.arc_rep
+        pos, found = find_keys(keys, np.asarray(items, dtype=np.int64) * self.n_reps + reps)
+        return np.where(found, pos, -1)
 
     def objective(self, choice: np.ndarray) -> float:
         """Objective of a choice of one arc index per item."""
@@ -198,10 +212,20 @@ class Instance:
         acc = self.item_members[np.repeat(self.item_ptr[items], sizes) + offsets]
         return acc, np.repeat(reps, sizes), starts
 
+    def _pairs_of(self, acc: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Position in the pair table of each (account, rep) and whether it is listed."""
+        if self._pair_keys is None:
+            return None
+        return find_keys(self._pair_keys, acc.astype(np.int64) * self.n_reps + rep)
+
     def account_allowed(
-        self, acc: np.ndarray, rep: np.ndarray, dist: np.ndarray | None
+        self,
+        acc: np.ndarray,
+        rep: np.ndarray,
+        dist: np.ndarray | None,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Whether account ``acc[i]`` may go to ``rep[i]``."""
+        """Whether account ``acc[i]`` may go to ``rep[i]`` (``pairs``: see :meth:`_pairs_of`)."""
         p = self.problem
         ok = np.ones(len(acc), dtype=bool)
         if self.spec.segment_match and len(p.segment_names):
@@ -209,20 +233,24 @@ class Instance:
             ok &= (a_seg == NO_INDEX) | (r_seg == NO_INDEX) | (a_seg == r_seg)
         locked = p.locked_rep[acc]
         ok &= (locked == NO_INDEX) | (locked == rep)
-        keys = acc.astype(np.int64) * self.n_reps + rep
         if len(self._excluded_keys):
-            pos = np.searchsorted(self._excluded_keys, keys).clip(0, len(self._excluded_keys) - 1)
-            ok &= self._excluded_keys[pos] != keys
-        if self._pair_keys is not None:
-            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
-            ok &= self._pair_keys[pos] == keys
+            ok &= ~find_keys(self._excluded_keys, acc.astype(np.int64) * self.n_reps + rep)[1]
+        listed = pairs or self._pairs_of(acc, rep)
+        if listed is not None:
+            ok &= listed[1]
         if self.spec.max_distance is not None and dist is not None:
             ok &= dist <= self.spec.max_distance
         return ok
 
-    def account_terms(self, acc: np.ndarray, rep: np.ndarray) -> dict[str, np.ndarray]:
+    def account_terms(
+        self,
+        acc: np.ndarray,
+        rep: np.ndarray,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Per account-arc: distance, travel, pair cost, disruption, moved flags."""
         p, spec = self.problem, self.spec
+        pairs = pairs or self._pairs_of(acc, rep)
         out: dict[str, np.ndarray] = {}
         dist = None
         if self.centers is not None and p.coord_system is not None:
@@ -233,37 +261,34 @@ class Instance:
             travel = spec.travel_weight * self.travel_w[acc] * dist
         out["travel"] = travel
         pair_cost = np.zeros(len(acc))
-        if p.pairs is not None and spec.pair_cost_weight:
-            keys = acc.astype(np.int64) * self.n_reps + rep
-            assert self._pair_keys is not None
-            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
-            found = self._pair_keys[pos] == keys
+        if p.pairs is not None and pairs is not None and spec.pair_cost_weight:
+            pos, found = pairs
             pair_cost = np.where(found, p.pairs.cost[pos], 0.0) * spec.pair_cost_weight
         out["pair_cost"] = pair_cost
         current = p.current_rep[acc]
         moved = (current != NO_INDEX) & (current != rep)
         out["moved"] = moved.astype(np.float64)
         out["disruption"] = spec.disruption_weight * self.disruption_basis[acc] * moved
-        out["allowed"] = self.account_allowed(acc, rep, dist).astype(np.float64)
+        out["allowed"] = self.account_allowed(acc, rep, dist, pairs).astype(np.float64)
         return out
 
-    def account_loads(self, acc: np.ndarray, rep: np.ndarray) -> np.ndarray:
+    def account_loads(
+        self,
+        acc: np.ndarray,
+        rep: np.ndarray,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """``(len, L)`` loads of account-arcs, with pair-table overrides applied."""
         p = self.problem
         load = np.empty((len(acc), len(self.load_names)))
-        pos = found = None
-        if p.pairs is not None:
-            keys = acc.astype(np.int64) * self.n_reps + rep
-            assert self._pair_keys is not None
-            pos = np.searchsorted(self._pair_keys, keys).clip(0, len(self._pair_keys) - 1)
-            found = self._pair_keys[pos] == keys
+        pairs = pairs or self._pairs_of(acc, rep)
         for col, j in enumerate(self.load_metric):
             if j is None:
                 load[:, col] = 1.0
                 continue
             values = p.metrics[acc, j]
-            if pos is not None and found is not None:
-                assert p.pairs is not None
+            if pairs is not None and p.pairs is not None:
+                pos, found = pairs
                 override = np.where(found, p.pairs.metrics[pos, j], np.nan)
                 values = np.where(np.isnan(override), values, override)
             load[:, col] = np.nan_to_num(values, nan=0.0)
@@ -272,8 +297,9 @@ class Instance:
     def evaluate(self, items: np.ndarray, reps: np.ndarray) -> dict[str, np.ndarray]:
         """Item-level arc terms: cost, load ``(A, L)``, budget ``(A, G)``, allowed."""
         acc, rep, starts = self._expand(items, reps)
-        terms = self.account_terms(acc, rep)
-        load = self.account_loads(acc, rep)
+        pairs = self._pairs_of(acc, rep)  # looked up once for cost, loads and eligibility
+        terms = self.account_terms(acc, rep, pairs)
+        load = self.account_loads(acc, rep, pairs)
         budget = np.zeros((len(acc), len(self.budget_names)))
         for g, name in enumerate(self.budget_names):
             if name == MOVED_ACCOUNTS:

@@ -488,8 +488,7 @@ def solve_lagrangian(
     items, reps = candidate_arcs(inst)
     own = np.arange(inst.n_items, dtype=np.int32)
     model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, first.rep_of_item]))
-    keys = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
-    start = np.searchsorted(keys, own.astype(np.int64) * inst.n_reps + first.rep_of_item)
+    start = model.arc_index(own, first.rep_of_item)
     stats: dict[str, float] = {
         "lagrangian_bound": first.bound,
         "lagrangian_iterations": float(first.iterations),
@@ -649,14 +648,8 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
 
 def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray | None:
     """Translate chosen arcs of one model to arc indices of another (None if missing)."""
-    m = src.n_reps
-    keys_src = src.arc_item[choice].astype(np.int64) * m + src.arc_rep[choice]
-    keys_dst = dst.arc_item.astype(np.int64) * m + dst.arc_rep
-    pos = np.searchsorted(keys_dst, keys_src)
-    pos = pos.clip(0, len(keys_dst) - 1)
-    if len(keys_dst) == 0 or (keys_dst[pos] != keys_src).any():
-        return None
-    return pos
+    pos = dst.arc_index(src.arc_item[choice], src.arc_rep[choice])
+    return None if (pos < 0).any() else pos
 
 
 def _group_model(

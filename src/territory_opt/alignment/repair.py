@@ -90,14 +90,6 @@ class _State:
             d_viol = np.where(d_row > _TOL, np.inf, d_viol)
         return m.cost[arcs] - m.cost[src_arc], d_viol
 
-    def arc_index(self, items: np.ndarray, reps: np.ndarray) -> np.ndarray:
-        """Arc index of each (item, rep), -1 where that arc does not exist."""
-        m = self.model
-        keys = m.arc_item.astype(np.int64) * m.n_reps + m.arc_rep
-        want = items.astype(np.int64) * m.n_reps + reps
-        pos = np.searchsorted(keys, want).clip(0, max(len(keys) - 1, 0))
-        return np.where(keys[pos] == want, pos, -1)
-
     def best_swap(self, a: int, *, improving: bool = False) -> tuple[int, int] | None:
         """Best exchange of an item of rep ``a`` with an item of another rep.
 
@@ -115,8 +107,8 @@ class _State:
             on_b = np.flatnonzero(self.rep_of_item == b)
             if len(on_b) == 0:
                 continue
-            ia_to_b = self.arc_index(on_a, np.full(len(on_a), b))
-            kb_to_a = self.arc_index(on_b, np.full(len(on_b), a))
+            ia_to_b = m.arc_index(on_a, np.full(len(on_a), b))
+            kb_to_a = m.arc_index(on_b, np.full(len(on_b), a))
             i_ok, k_ok = on_a[ia_to_b >= 0], on_b[kb_to_a >= 0]
             if len(i_ok) == 0 or len(k_ok) == 0:
                 continue

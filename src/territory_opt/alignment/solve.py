@@ -152,12 +152,8 @@ def _current_choice(inst: Instance, model: ArcModel) -> np.ndarray | None:
     cur = inst.problem.current_rep[inst.item_members[inst.item_ptr[:-1]]]
     if (cur == NO_INDEX).any():
         return None
-    keys = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
-    want = np.arange(inst.n_items, dtype=np.int64) * inst.n_reps + cur
-    pos = np.searchsorted(keys, want).clip(0, max(len(keys) - 1, 0))
-    if len(keys) == 0 or (keys[pos] != want).any():
-        return None
-    return pos
+    pos = model.arc_index(np.arange(inst.n_items), cur)
+    return None if (pos < 0).any() else pos
 
 
 def _plan(

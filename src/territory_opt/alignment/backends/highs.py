@@ -197,7 +197,9 @@ class HighsMip:
             h.passModel(lp)
             if options.warm_start is not None and len(options.warm_start) == model.n_items:
                 sol = highspy.HighsSolution()
-                sol.col_value = _start_values(options.warm_start, lp.num_col_).tolist()
+                start = np.zeros(lp.num_col_)
+                start[options.warm_start] = 1.0
+                sol.col_value = start.tolist()
                 sol.value_valid = True
                 h.setSolution(sol)
             h.run()
@@ -211,13 +213,6 @@ class HighsMip:
             text = _read_log(log)
             bound = float(info.mip_dual_bound)
         return _mip_result(model, status, values, bound, options, text)
-
-
-def _start_values(choice: np.ndarray, n_col: int) -> np.ndarray:
-    """Column values of a start: chosen arcs at 1."""
-    start = np.zeros(n_col)
-    start[choice] = 1.0
-    return start
 
 
 def _mip_result(
@@ -262,39 +257,6 @@ class LpSolution:
     rows: RowMap
     log: str
     slack: float = 0.0  # summed relative violation of the elastic LP
-
-
-def solve_lp(
-    model: ArcModel,
-    options: SolveOptions,
-    *,
-    time_limit: float | None = None,
-    ipm: bool = False,
-    elastic: float | None = None,
-) -> LpSolution:
-    """Solve the LP relaxation; return primal values and row duals."""
-    lp, rows = build_lp(model, integer=False, elastic=elastic)
-    with highs_session(options, time_limit=time_limit) as (h, log):
-        if ipm:
-            h.setOptionValue("solver", "ipm")
-        h.passModel(lp)
-        h.run()
-        status = h.getModelStatus()
-        sol = h.getSolution()
-        name = h.modelStatusToString(status)
-        objective = float(h.getInfo().objective_function_value)
-        all_values = np.asarray(sol.col_value, dtype=np.float64)
-        values = all_values[: model.n_arcs]
-        # Relative violation: slack cost over the unit price of relative violation.
-        slack_cost = np.asarray(lp.col_cost_)[model.n_arcs :] @ all_values[model.n_arcs :]
-        slack = float(slack_cost) / elastic if elastic else 0.0
-        duals = np.asarray(sol.row_dual, dtype=np.float64)
-        text = _read_log(log)
-    if status == highspy.HighsModelStatus.kInfeasible:
-        name = "infeasible"
-    elif status == highspy.HighsModelStatus.kOptimal:
-        name = "optimal"
-    return LpSolution(name, objective, values, duals, rows, text, slack)
 
 
 class LpSession:
