@@ -23,7 +23,7 @@ def test_version() -> None:
     assert __version__ in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["validate"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["validate"], ["demo"], ["compare"]])
 def test_help_on_every_command(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -83,6 +83,8 @@ def test_demo_writes_inputs_and_summary(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "accounts.csv",
         "plan",
+        "report.html",
+        "report.xlsx",
         "reps.csv",
         "validation.json",
     ]

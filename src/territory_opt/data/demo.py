@@ -4,7 +4,9 @@ The book looks like a real regional sales book: accounts cluster in cities of
 Zipf-distributed size plus a rural scatter; potential is heavy-tailed
 (lognormal); workload grows sub-linearly with potential; the biggest accounts
 form an enterprise segment with its own reps; some accounts belong to parent
-families; a few are locked to their owner or exclude a rep. Last year's owner
+families; a few are locked to their owner or exclude a rep. Accounts and reps
+carry CRM ids (``crm_account_id``, ``crm_user_id``, ``hubspot_owner_id``) so that
+the demo plan can be exported. Last year's owner
 comes from a distorted nearest-rep rule, so the current book is unbalanced, as
 real books are. The team has a 0.5 FTE rep and an open seat (a new hire).
 
@@ -292,6 +294,11 @@ def generate_demo(
             "parent_id": parent_id,
             "locked_rep": locked,
             "excluded_reps": excluded,
+            # Salesforce-shaped Account Ids (prefix 001, 15 characters) derived from the
+            # account number, not drawn, so that adding them left the book unchanged.
+            "crm_account_id": np.char.add(
+                "001", np.char.zfill(np.arange(1, n_accounts + 1).astype(str), 12)
+            ).astype(object),
         }
     )
     no_owner = current < 0

@@ -11,7 +11,8 @@ Accounts columns
     WGS84] or ``x``/``y`` [file units] or the geometry of a spatial file;
     metric columns (numeric, >= 0); optional ``name``, ``current_rep``,
     ``segment``, ``parent_id``, ``locked_rep``, ``excluded_reps``
-    (``;``-separated), ``geo_unit``.
+    (``;``-separated), ``geo_unit``, ``crm_account_id`` (the account's record
+    id in the CRM, used by the exports).
 Reps columns
     ``rep_id`` (required, unique); optional ``name``, ``email``,
     ``home_lat``/``home_lon`` or ``home_x``/``home_y``, ``capacity`` [FTE,
@@ -56,6 +57,7 @@ ACCOUNT_TEXT_COLUMNS = (
     "locked_rep",
     "excluded_reps",
     "geo_unit",
+    "crm_account_id",
 )
 ACCOUNT_RESERVED = frozenset({"account_id", "lat", "lon", "x", "y", *ACCOUNT_TEXT_COLUMNS})
 REP_TEXT_COLUMNS = (
