@@ -119,3 +119,21 @@ def test_newer_plan_format_is_refused(demo_folder: Path, tmp_path: Path) -> None
         read_plan(folder / "plan")
     result = runner.invoke(app, ["quota", str(folder / "plan"), "--target", "1000"])
     assert result.exit_code == 2
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path: Path) -> None:
+    """Temp files start private; what is published is readable like any new file."""
+    import os
+
+    from territory_opt._atomic import atomic_folder, write_file_atomic
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_folder(tmp_path / "plan", force=False) as tmp:
+            write_file_atomic(tmp / "a.csv", b"x\n")
+        single = write_file_atomic(tmp_path / "b.csv", b"y\n")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "plan").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "plan" / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert single.stat().st_mode & 0o777 == 0o644

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +123,6 @@ def write_report(
 
 
 def _publish(path: Path, data: bytes) -> None:
-    """Write atomically, readable as any new file is (the temp file starts private)."""
+    """Write atomically (creating the folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file_atomic(path, data)
-    mask = os.umask(0)
-    os.umask(mask)
-    path.chmod(0o666 & ~mask)
