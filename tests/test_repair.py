@@ -83,3 +83,35 @@ def test_repair_with_a_moved_budget(seed: int, n: int, m: int) -> None:
     if fixed is not None:
         assert model.violation(fixed) == 0
         assert model.budget[fixed].sum() <= budget_hi[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(8, 20), m=st.integers(2, 4))
+def test_improve_ends_where_no_move_or_exchange_helps(seed: int, n: int, m: int) -> None:
+    """Brute force: no single move and no exchange of two items is feasible and cheaper."""
+    model, start = _model(seed, n, m, tol=0.4)
+    fixed = repair(model, start, deadline=time.perf_counter() + 5)
+    if fixed is None:
+        return
+    plan = improve(model, fixed, deadline=time.perf_counter() + 30)
+    best = model.objective(plan)
+    tol = 1e-9 * (1.0 + abs(best))
+
+    def arc(item: int, rep: int) -> int:
+        return int(item * m + rep)  # the full model lists every rep of every item
+
+    for i in range(n):
+        for r in range(m):
+            other = plan.copy()
+            other[i] = arc(i, r)
+            if model.violation(other) == 0:
+                assert model.objective(other) >= best - tol
+    rep_of = model.arc_rep[plan]
+    for i in range(n):
+        for k in range(i + 1, n):
+            if rep_of[i] == rep_of[k]:
+                continue
+            other = plan.copy()
+            other[i], other[k] = arc(i, int(rep_of[k])), arc(k, int(rep_of[i]))
+            if model.violation(other) == 0:
+                assert model.objective(other) >= best - tol

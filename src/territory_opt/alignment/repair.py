@@ -149,6 +149,89 @@ class _State:
                 best = (value, int(i_new[x]), int(k_new[y]))
         return None if best is None else (best[1], best[2])
 
+    def windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(m, L)`` smallest and largest load change each rep can take within its limits."""
+        tol = _TOL * self.scale
+        return self.lo - self.loads - tol, self.hi - self.loads + tol
+
+    def budget_fits(self, delta: np.ndarray) -> np.ndarray:
+        """Whether changing budget use by ``delta`` (..., G) keeps every budget."""
+        if not len(self.model.budget_hi):
+            return np.ones(delta.shape[:-1], dtype=bool)
+        room = self.model.budget_hi - self.used + _TOL * self.budget_scale
+        return np.asarray((delta <= room).all(axis=-1))
+
+    def feasible_moves(self, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Change of cost, and whether the move keeps every limit, for each arc's item."""
+        m = self.model
+        item = m.arc_item[arcs]
+        src = self.choice[item]
+        a, b = self.rep_of_item[item], m.arc_rep[arcs]
+        low, high = self.windows()
+        out, into = -m.load[src], m.load[arcs]
+        ok = (
+            (a != b)
+            & ((out >= low[a]) & (out <= high[a])).all(axis=1)
+            & ((into >= low[b]) & (into <= high[b])).all(axis=1)
+        )
+        if len(m.budget_hi):
+            ok &= self.budget_fits(m.budget[arcs] - m.budget[src])
+        return m.cost[arcs] - m.cost[src], ok
+
+    def best_exchange(self, a: int) -> tuple[float, int, int] | None:
+        """Cheapest cost-reducing exchange of an item of rep ``a`` with an item elsewhere.
+
+        Every item ``k`` of another rep ``b`` that may go to ``a`` is paired with
+        every item ``i`` of ``a`` that may go to ``b``; the exchange must keep
+        both reps' limits. Returns (Δcost, arc of i to b, arc of k to a) or None.
+        """
+        m = self.model
+        on_a = np.flatnonzero(self.rep_of_item == a)
+        into_a = np.flatnonzero((m.arc_rep == a) & (self.rep_of_item[m.arc_item] != a))
+        if len(on_a) == 0 or len(into_a) == 0:
+            return None
+        k_item = m.arc_item[into_a]
+        k_cur = self.choice[k_item]
+        partners, col = np.unique(self.rep_of_item[k_item], return_inverse=True)
+        i_cur = self.choice[on_a]
+        # Arc of each item of a to each partner rep, looked up once per partner.
+        to_partner = m.arc_index(
+            np.repeat(on_a, len(partners)), np.tile(partners, len(on_a))
+        ).reshape(len(on_a), len(partners))
+        gain_i = np.where(
+            to_partner >= 0,
+            m.cost[np.maximum(to_partner, 0)] - m.cost[i_cur][:, None],
+            np.inf,
+        ).min(axis=0)
+        # Only items k whose move to a, with the best possible partner i, saves cost.
+        gain_k = m.cost[into_a] - m.cost[k_cur]
+        keep = gain_k + gain_i[col] < -_TOL * (1.0 + np.abs(gain_k))
+        if not keep.any():
+            return None
+        into_a, k_cur, col = into_a[keep], k_cur[keep], col[keep]
+        b = partners[col]
+        i_new = to_partner[:, col]
+        low, high = self.windows()
+        # Load change of a: -q_i + q_k; of b: -q_k + q_i (loads do not depend on the rep
+        # in most books, but take each arc's own load).
+        safe = np.where(i_new >= 0, i_new, 0)
+        d_a = m.load[into_a][None, :, :] - m.load[i_cur][:, None, :]
+        d_b = m.load[safe] - m.load[k_cur][None, :, :]
+        ok = (i_new >= 0) & ((d_a >= low[a]) & (d_a <= high[a])).all(axis=2)
+        ok &= ((d_b >= low[b][None]) & (d_b <= high[b][None])).all(axis=2)
+        if len(m.budget_hi):
+            delta = (m.budget[safe] - m.budget[i_cur][:, None, :]) + (
+                m.budget[into_a] - m.budget[k_cur]
+            )[None, :, :]
+            ok &= self.budget_fits(delta)
+        d_cost = (m.cost[safe] - m.cost[i_cur][:, None]) + (m.cost[into_a] - m.cost[k_cur])[None]
+        score = np.where(ok & (d_cost < -_TOL * (1.0 + np.abs(d_cost))), d_cost, np.inf)
+        flat = int(np.argmin(score))
+        if not np.isfinite(score.flat[flat]):
+            return None
+        x, y = np.unravel_index(flat, score.shape)
+        return float(score.flat[flat]), int(i_new[x, y]), int(into_a[y])
+
     def apply(self, arc: int) -> None:
         m = self.model
         item = m.arc_item[arc]
@@ -206,36 +289,58 @@ def repair(
 
 
 def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
-    """Apply repairing moves until the state's violation is zero; False if stuck."""
+    """Apply repairing moves until the state's violation is zero; False if stuck.
+
+    The change of cost and violation of every move is cached and only
+    re-evaluated for arcs that touch a rep whose load changed (all arcs while
+    budgets are counted, since they couple every move).
+    """
     model = state.model
     arcs_all = np.arange(model.n_arcs)
+    d_cost = np.zeros(model.n_arcs)
+    d_viol = np.zeros(model.n_arcs)
+    stale = np.ones(model.n_arcs, dtype=bool)
+    coupled = bool(len(model.budget_hi)) and state.budget_weight > 0
+    reps = np.arange(model.n_reps)
+
+    def touched(changed: np.ndarray) -> None:
+        if coupled:
+            stale[:] = True
+            return
+        hit = np.zeros(model.n_reps, dtype=bool)
+        hit[changed] = True
+        stale[hit[model.arc_rep] | hit[state.rep_of_item[model.arc_item]]] = True
+
     for _ in range(limit):
         if state.total_violation() <= 0:
             return True
         if time.perf_counter() > deadline:
             return False
+        if stale.any():
+            todo = arcs_all[stale]
+            d_cost[todo], d_viol[todo] = state.moves(todo)
+            stale[:] = False
         # Only moves that touch a violated rep (or any move, when budgets are broken).
-        reps = np.arange(model.n_reps)
         bad_rep = state.row_violation(state.loads, reps) > 0
-        if state.budget_weight and state.budget_violation(state.used) > 0:
-            arcs = arcs_all
-        else:
-            touch = bad_rep[model.arc_rep] | bad_rep[state.rep_of_item[model.arc_item]]
-            arcs = arcs_all[touch]
-        arcs = arcs[model.arc_rep[arcs] != state.rep_of_item[model.arc_item[arcs]]]
-        if len(arcs) == 0:
-            return False
-        d_cost, d_viol = state.moves(arcs)
-        ok = d_viol < -_TOL
+        moving = model.arc_rep != state.rep_of_item[model.arc_item]
+        if not (state.budget_weight and state.budget_violation(state.used) > 0):
+            moving &= bad_rep[model.arc_rep] | bad_rep[state.rep_of_item[model.arc_item]]
+        ok = moving & (d_viol < -_TOL)
         if ok.any():
             # Cheapest repair per unit of violation removed; moves between disjoint
             # pairs of reps do not interact, so apply the best of each at once
             # (one at a time when budgets couple all moves).
             ratio = np.where(ok, d_cost / np.maximum(-d_viol, _TOL), np.inf)
             if len(model.budget_hi) or model.n_items <= SEQUENTIAL_ITEMS:
-                state.apply(int(arcs[np.argmin(ratio)]))
+                arc = int(np.argmin(ratio))
+                a = state.rep_of_item[model.arc_item[arc]]
+                state.apply(arc)
+                touched(np.array([a, model.arc_rep[arc]]))
                 continue
-            _apply_disjoint(state, arcs[ok], ratio[ok])
+            before = state.rep_of_item.copy()
+            _apply_disjoint(state, arcs_all[ok], ratio[ok])
+            moved = np.flatnonzero(before != state.rep_of_item)
+            touched(np.concatenate([before[moved], state.rep_of_item[moved]]))
             continue
         swapped = False
         # Exchanges around violated reps (every rep when only budgets are broken).
@@ -247,6 +352,7 @@ def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
             if pair is not None:
                 state.apply(pair[0])
                 state.apply(pair[1])
+                touched(model.arc_rep[np.array(pair)])
                 swapped = True
                 break
         if not swapped:
@@ -257,7 +363,11 @@ def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
 def improve(
     model: ArcModel, choice: np.ndarray, *, deadline: float, max_moves: int | None = None
 ) -> np.ndarray:
-    """Apply the best cost-reducing move that keeps every limit, until none is left.
+    """Apply the best cost-reducing moves that keep every limit, until none is left.
+
+    Without budgets, each round applies the best move of every disjoint pair of
+    reps at once (a move changes only its two reps' loads, so they stay valid
+    together); with budgets, one move per round.
 
     Parameters
     ----------
@@ -268,7 +378,7 @@ def improve(
     deadline
         ``time.perf_counter()`` value at which to stop.
     max_moves
-        Limit on moves (default: the number of items).
+        Limit on rounds of moves (default: the number of items).
 
     Returns
     -------
@@ -278,26 +388,35 @@ def improve(
     state = _State(model, choice)
     limit = max_moves if max_moves is not None else model.n_items
     arcs = np.arange(model.n_arcs)
-    stale_reps = 0
-    rep_cycle = 0
+    coupled = len(model.budget_hi) > 0  # budgets couple all moves: one at a time
     for _ in range(limit):
         if time.perf_counter() > deadline:
             break
-        d_cost, d_viol = state.moves(arcs)
-        moving = model.arc_rep != state.rep_of_item[model.arc_item]
-        ok = moving & (d_viol <= _TOL) & (d_cost < -_TOL * (1.0 + np.abs(d_cost)))
+        d_cost, ok = state.feasible_moves(arcs)
+        ok &= d_cost < -_TOL * (1.0 + np.abs(d_cost))
         if ok.any():
-            state.apply(int(arcs[np.argmin(np.where(ok, d_cost, np.inf))]))
+            if coupled:
+                state.apply(int(arcs[np.argmin(np.where(ok, d_cost, np.inf))]))
+            else:  # moves between disjoint pairs of reps keep every limit together
+                _apply_disjoint(state, arcs[ok], d_cost[ok])
             continue
-        # No improving move: try exchanges, one rep at a time, round robin.
-        pair = state.best_swap(rep_cycle % model.n_reps, improving=True)
-        rep_cycle += 1
-        if pair is None:
-            stale_reps += 1
-            if stale_reps >= model.n_reps:
+        # No improving move: the best exchange around every rep.
+        found = []
+        for a in range(model.n_reps):
+            if time.perf_counter() > deadline:
                 break
-            continue
-        stale_reps = 0
-        state.apply(pair[0])
-        state.apply(pair[1])
+            swap = state.best_exchange(a)
+            if swap is not None:
+                found.append(swap)
+        if not found:
+            break
+        found.sort()
+        used = np.zeros(model.n_reps, dtype=bool)
+        for _, arc_i, arc_k in found[: 1 if coupled else len(found)]:
+            a, b = state.rep_of_item[model.arc_item[arc_i]], model.arc_rep[arc_i]
+            if used[a] or used[b]:
+                continue
+            state.apply(arc_i)
+            state.apply(arc_k)
+            used[a] = used[b] = True
     return state.choice
