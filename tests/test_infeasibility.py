@@ -121,3 +121,31 @@ def test_cli_align_exit_codes(write_file: Writer, tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "METRIC=TOLERANCE" in bad.stderr
+
+
+def test_elastic_diagnosis_offers_releasing_locks(write_file: Writer) -> None:
+    """Two big low-workload accounts locked to R1 fit its potential band, but R1 then
+    cannot reach its workload band without overflowing potential: releasing one lock,
+    or widening a band, fixes it. No pre-check sees this; the elastic models do."""
+    reps = "rep_id,home_lat,home_lon\nR1,35,-97\nR2,36,-96\nR3,35.5,-96.5\nR4,36,-97\n"
+    rows = [f"A{i},35,-97,100,1,{'R1' if i < 2 else ''}" for i in range(4)]
+    rows += [f"S{i},{35 + 0.05 * i},-96.5,25,10," for i in range(16)]
+    text = "account_id,lat,lon,potential,workload,locked_rep\n" + "\n".join(rows) + "\n"
+    problem = load_problem(write_file("a.csv", text), write_file("r.csv", reps))
+    spec = AlignmentSpec.from_preset("balanced-travel").with_(
+        bands={"potential": 0.1, "workload": 0.1}, segment_match=False
+    )
+    plan = align(problem, spec, time_limit=20)
+    assert plan.status == Status.INFEASIBLE
+    assert plan.diagnosis is not None and plan.diagnosis["source"] == "elastic"
+    release = [f for f in plan.diagnosis["findings"] if f["family"] == "lock"]
+    assert len(release) == 1 and release[0]["release"] == 1
+    assert release[0]["accounts"][0] in {"A0", "A1"}
+    assert "or keep the limits and release 1 locked account(s)" in plan.diagnosis["summary"]
+    # Releasing that lock gives a plan.
+    unlocked = text.replace(f"{release[0]['accounts'][0]},35,-97,100,1,R1", "X,35,-97,100,1,")
+    fixed = align(
+        load_problem(write_file("b.csv", unlocked), write_file("r2.csv", reps)), spec, time_limit=20
+    )
+    assert fixed.status in (Status.OPTIMAL, Status.FEASIBLE)
+    check_plan(fixed)

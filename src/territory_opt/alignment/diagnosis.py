@@ -16,10 +16,15 @@ s_g ≥ 0 lifts budget g:
 The optimal w says, for instance, "the workload band must widen from ±5 % to
 ±7.3 %". Widening only the families with w_l > 0 by that much makes the request
 feasible.
+
+When accounts are locked, a second model keeps every limit and lets locked
+accounts leave their rep at a cost of one per account: its optimum is the
+fewest locked accounts to release ("or release 2 locked accounts: A17, A40").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import highspy
@@ -27,12 +32,21 @@ import numpy as np
 from scipy.sparse import bmat, csc_matrix, csr_matrix
 
 from territory_opt.alignment.backends.base import SolveOptions
-from territory_opt.alignment.backends.highs import constraint_matrix, highs_session, row_map
+from territory_opt.alignment.backends.highs import (
+    build_lp,
+    constraint_matrix,
+    highs_session,
+    row_map,
+)
 from territory_opt.alignment.instance import ArcModel, Instance
 from territory_opt.alignment.pipeline import candidate_arcs
 
 #: Time given to the elastic model, as a share of the solve's time limit.
 ELASTIC_TIME_SHARE = 0.5
+#: Time given to the lock-release model, as a share of the solve's time limit.
+RELEASE_TIME_SHARE = 0.25
+#: Released accounts named in the message (the finding lists them all).
+SHOWN_ACCOUNTS = 10
 
 
 def _scales(model: ArcModel, target: np.ndarray) -> np.ndarray:
@@ -150,4 +164,67 @@ def elastic_diagnosis(inst: Instance, options: SolveOptions) -> dict[str, Any]:
     summary = "; ".join(f["message"] for f in findings) or (
         "the limits are consistent but no plan exists on the candidate pairs"
     )
+    release = lock_release(inst, options)
+    if release is not None:
+        findings.append(release)
+        summary += "; or keep the limits and " + release["message"]
     return {"summary": "infeasible: " + summary, "source": "elastic", "findings": findings}
+
+
+def lock_release(inst: Instance, options: SolveOptions) -> dict[str, Any] | None:
+    """Fewest locked accounts to release so that a plan exists with every limit kept.
+
+    Returns a finding (family ``lock``, the accounts to release) or None when
+    nothing is locked, releasing locks does not help, or no answer came in time.
+    """
+    p = inst.problem
+    locked = np.flatnonzero(p.locked_rep >= 0)
+    if len(locked) == 0:
+        return None
+    free = Instance.build(
+        dataclasses.replace(p, locked_rep=np.full_like(p.locked_rep, -1)), inst.spec
+    )
+    items, reps = candidate_arcs(free)
+    m = free.n_reps
+    keys = np.unique(
+        np.concatenate(
+            [
+                items.astype(np.int64) * m + reps,
+                free.account_item[locked].astype(np.int64) * m + p.locked_rep[locked],
+            ]
+        )
+    )
+    model = free.arc_model((keys // m).astype(np.int32), (keys % m).astype(np.int32))
+    # Released accounts of an arc: members of its item locked to another rep.
+    lock_keys = free.account_item[locked].astype(np.int64) * m + p.locked_rep[locked]
+    per_item = np.bincount(free.account_item[locked], minlength=free.n_items)
+    arc_keys = model.arc_item.astype(np.int64) * m + model.arc_rep
+    same, counts = np.unique(lock_keys, return_counts=True)
+    pos = np.searchsorted(same, arc_keys).clip(max=len(same) - 1)
+    kept = np.where(same[pos] == arc_keys, counts[pos], 0)
+    penalty = (per_item[model.arc_item] - kept).astype(np.float64)
+    lp, _ = build_lp(model, integer=True)
+    lp.col_cost_ = penalty
+    limit = max(1.0, RELEASE_TIME_SHARE * options.time_limit)
+    with highs_session(options, time_limit=limit) as (h, _):
+        h.passModel(lp)
+        h.run()
+        if h.getInfo().primal_solution_status != 2:
+            return None
+        values = np.asarray(h.getSolution().col_value)
+    chosen = np.flatnonzero(values > 0.5)
+    rep_of_item = np.full(free.n_items, -1)
+    rep_of_item[model.arc_item[chosen]] = model.arc_rep[chosen]
+    moved = locked[rep_of_item[free.account_item[locked]] != p.locked_rep[locked]]
+    if len(moved) == 0:
+        return None
+    ids = [str(p.account_ids[a]) for a in moved]
+    shown = ", ".join(ids[:SHOWN_ACCOUNTS]) + (" ..." if len(ids) > SHOWN_ACCOUNTS else "")
+    text = f"release {len(ids)} locked account(s): {shown}"
+    return {
+        "family": "lock",
+        "message": text,
+        "relaxation": text,
+        "release": len(ids),
+        "accounts": ids,
+    }
