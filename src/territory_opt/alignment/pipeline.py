@@ -85,8 +85,10 @@ MIP_ARC_LIMIT = 300_000
 #: Time shares (of what is left) for greedy repair and move/swap improvement.
 REPAIR_TIME_SHARE = 0.5
 IMPROVE_TIME_SHARE = 0.3
-#: A second, price-guided repair runs while at least this share of the time limit is left.
+#: Price-guided repairs run while at least this share of the time limit is left, with
+#: these weights of the reduced cost added to the cost (large: reduced cost decides).
 RESTART_MIN_SHARE = 0.3
+RESTART_WEIGHTS = (1000.0, 1.0, 4.0)
 #: Time share (of what is left) and reduced-cost reach of the plan/LP disagreement MIP;
 #: the reach is in multiples of the LP's average cost per item.
 RINS_TIME_SHARE = 0.3
@@ -445,17 +447,23 @@ def _priced_restart(
     """Repair the rounded LP again, pricing moves by cost plus LP reduced cost; keep the best.
 
     The reduced cost says how much an arc works against the LP's balance
-    prices, so this repair prefers moves the LP finds cheap in the whole
-    problem; it often lands in a better local optimum than repair by cost alone.
+    prices, so these repairs prefer moves the LP finds cheap in the whole
+    problem and land in other local optima than repair by cost alone. Each
+    weight of :data:`RESTART_WEIGHTS` is tried while time allows.
     """
-    if clock.left() < RESTART_MIN_SHARE * clock.budget:
-        return choice
-    priced = dataclasses.replace(model, cost=model.cost + np.maximum(rc, 0.0))
-    other = repair(priced, rounded, deadline=clock.after(REPAIR_TIME_SHARE))
-    if other is None:
-        return choice
-    other = improve(model, other, deadline=clock.after(IMPROVE_TIME_SHARE))
-    return other if model.objective(other) < model.objective(choice) else choice
+    best, best_value = choice, model.objective(choice)
+    for weight in RESTART_WEIGHTS:
+        if clock.left() < RESTART_MIN_SHARE * clock.budget:
+            break
+        priced = dataclasses.replace(model, cost=model.cost + weight * np.maximum(rc, 0.0))
+        other = repair(priced, rounded, deadline=clock.after(REPAIR_TIME_SHARE))
+        if other is None:
+            continue
+        other = improve(model, other, deadline=clock.after(IMPROVE_TIME_SHARE))
+        value = model.objective(other)
+        if value < best_value:
+            best, best_value = other, value
+    return best
 
 
 def rins_step(
