@@ -17,6 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
 
     from territory_opt.plan import Plan
     from territory_opt.quota import QuotaResult, QuotaSettings
+    from territory_opt.scenario.sweep import PointResult
 
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
@@ -77,13 +87,14 @@ def _guarded(action: Callable[[], T]) -> T:
         with use_reporter(RichReporter(err)):
             return action()
     except InputError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+        # escape: messages may hold brackets ("territory-opt[dask]", "team.add[0]").
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     except InfeasibleError as exc:
-        err.print(f"[bold red]infeasible:[/bold red] {exc}", soft_wrap=True)
+        err.print(f"[bold red]infeasible:[/bold red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE) from None
     except TerritoryOptError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_INTERNAL) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -535,6 +546,154 @@ def demo(
         if (out_dir / "report.html").is_file():
             out.print(f"[green]report written to {out_dir / 'report.html'}[/green]")
     out.print(f"[green]demo written to {out_dir}[/green]")
+
+
+class _SweepBar:
+    """Shows a sweep's progress bar on stderr and one line per finished point."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+        self.label = ""
+
+    def begin(self, label: str, total: int | None) -> None:
+        """Start the bar for the first step that has a total."""
+        if total is None or self.progress is not None:
+            return
+        self.label = label
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(label, total=total)
+
+    def advance(self, n: int) -> None:
+        """Move the bar."""
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def end(self, label: str, seconds: float) -> None:  # noqa: ARG002 - protocol
+        """Stop the bar when its step ends."""
+        if self.progress is not None and label == self.label:
+            self.progress.stop()
+            self.progress = None
+
+    def point(self, result: PointResult) -> None:
+        """Print one finished point."""
+        if result.status == "failed":
+            first = (result.error or "").strip().splitlines()
+            self.console.print(f"[red]{result.name}: failed[/red] {first[0] if first else ''}")
+            for line in first[1:3]:
+                self.console.print(f"    {line}")
+        else:
+            kept = " (kept from an earlier run)" if result.reused else ""
+            self.console.print(f"{result.name}: {result.status}{kept}")
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file, e.g. scenarios/base.yaml.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Plan folder to write (default: plans/<scenario name>)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing plan folder.")] = False,
+) -> None:
+    """Run a scenario: inputs, team changes, locks, alignment and quotas; write the plan folder."""
+    from territory_opt.scenario import ScenarioRun, run_scenario
+
+    result = _guarded(lambda: run_scenario(scenario, out_dir, force=force))
+    assert isinstance(result, ScenarioRun)
+    _print_plan(result.plan, result.folder)
+    if result.quotas is not None:
+        out.print(f"quotas set: total {result.quotas.total:,.0f}")
+    out.print(f"scenario hash {result.scenario_hash}")
+    if result.plan.diagnosis is not None:
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if result.plan.assignment is None:
+        raise typer.Exit(EXIT_INTERNAL)
+
+
+#: Exit code of an interrupted sweep (128 + SIGINT, as shells report Ctrl-C).
+EXIT_INTERRUPTED = 130
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file every point starts from.")],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            "-g",
+            help="KEY=V1,V2,... e.g. balance.potential=3%,5%,8% (repeatable; every "
+            "combination runs).",
+        ),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Sweep folder to write (default: sweeps/<scenario name>)."),
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per core).")] = 0,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask", help="Run on Dask: a scheduler address, or 'local' for a local cluster."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Recompute every point (default: keep finished points).")
+    ] = False,
+) -> None:
+    """Run a scenario over a grid of values; one plan folder per point and sweep.csv.
+
+    Points run in parallel local processes (or on Dask with --dask). sweep.csv
+    lists each point's KPIs and marks the balance-versus-disruption frontier
+    (efficient). Running the same sweep again keeps the points already done.
+    """
+    from territory_opt.scenario import SweepResult, run_sweep
+
+    bar = _SweepBar(err)
+
+    def action() -> SweepResult:
+        with use_reporter(bar):
+            return run_sweep(
+                scenario, grid, out_dir, jobs=jobs, dask=dask, force=force, on_point=bar.point
+            )
+
+    try:
+        result = _guarded(action)
+    except KeyboardInterrupt:
+        if bar.progress is not None:
+            bar.progress.stop()
+        err.print(
+            "[yellow]interrupted:[/yellow] finished points are kept (each folder is complete); "
+            "run the same command again to finish the others"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    table = Table(title=f"Sweep: {len(result.points)} points")
+    for column in ("point", "status", "max deviation", "moved", "efficient"):
+        table.add_column(column, justify="left" if column in ("point", "status") else "right")
+    for row in result.table.to_dict("records"):
+        dev, moved = row["max_deviation"], row["moved_accounts"]
+        table.add_row(
+            str(row["point"]),
+            str(row["status"]),
+            "-" if dev != dev else f"{100 * dev:.2f} %",
+            "-" if moved != moved else f"{int(moved):,}",
+            str(row["efficient"]) or "-",
+        )
+    out.print(table)
+    out.print(f"[green]sweep written to {result.folder} (sweep.csv)[/green]")
+    if result.failed:
+        kinds = {p.error_kind for p in result.failed}
+        err.print(f"[bold red]{len(result.failed)} point(s) failed[/bold red] (see sweep.csv)")
+        raise typer.Exit(EXIT_INPUT if kinds == {"input"} else EXIT_INTERNAL)
 
 
 class _ExportGroup(TyperGroup):

@@ -250,7 +250,12 @@ def plan_json(
 
 
 def write_plan(
-    plan: Plan, out: str | Path, *, force: bool = False, scenario_hash: str | None = None
+    plan: Plan,
+    out: str | Path,
+    *,
+    force: bool = False,
+    scenario_hash: str | None = None,
+    plan_dir: str | Path | None = None,
 ) -> Path:
     """Write the plan folder atomically (temp folder, then rename).
 
@@ -264,6 +269,10 @@ def write_plan(
         Replace an existing non-empty folder.
     scenario_hash
         sha256 of the scenario that produced the plan, when run from one.
+    plan_dir
+        Where the folder will finally live, when ``out`` is a staging folder
+        (the scenario runner builds folders elsewhere and moves them); input
+        paths in ``plan.json`` are written relative to it. Default: ``out``.
 
     Returns
     -------
@@ -272,7 +281,8 @@ def write_plan(
     """
     out = Path(out)
     with atomic_folder(out, force=force) as tmp:
-        meta = plan_json(plan, scenario_hash=scenario_hash, plan_dir=out)
+        final = out if plan_dir is None else Path(plan_dir)
+        meta = plan_json(plan, scenario_hash=scenario_hash, plan_dir=final)
         files: dict[str, bytes] = {}
         if plan.assignment is not None:
             files["assignments.csv"] = _csv_bytes(plan.assignments_frame())
