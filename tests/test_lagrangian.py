@@ -42,3 +42,43 @@ def test_large_book_path_gives_a_checked_plan(
     check_plan(plan)
     assert plan.lower_bound <= plan.objective
     assert "lagrangian_bound" in plan.stats
+
+
+def test_smoothed_dual_bound_is_valid_and_close_to_the_lp(instance: Instance) -> None:
+    from territory_opt.alignment.lagrangian import smoothed_dual
+
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    priced = pipeline_module.priced_lp(instance, SolveOptions(time_limit=60), clock)
+    assert priced is not None and priced.converged
+    result = smoothed_dual(instance, deadline=time.perf_counter() + 20)
+    assert result.bound <= priced.bound * (1 + 1e-9)
+    assert result.bound >= 0.99 * priced.bound  # far tighter than subgradient steps
+    # Its multipliers are a valid start for the subgradient method.
+    more = lagrangian(instance, deadline=time.perf_counter() + 1, start=result.multipliers)
+    assert more.bound >= result.bound - 1e-6 * abs(result.bound)
+
+
+@pytest.fixture(scope="module")
+def unsegmented() -> Instance:
+    accounts, reps = generate_demo(2000, 40, seed=2)
+    accounts = accounts.assign(locked_rep="", excluded_reps="")
+    problem = load_problem(accounts, reps)
+    spec = AlignmentSpec.from_preset("balanced-travel").with_(
+        bands={"potential": 0.05, "workload": 0.05}, segment_match=False, keep_families=False
+    )
+    return Instance.build(problem, spec)
+
+
+def test_large_book_plan_by_regions_is_checked(
+    unsegmented: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from territory_opt.alignment import decompose
+
+    monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
+    monkeypatch.setattr(decompose, "REGION_REPS", 12)
+    assert decompose.applicable(unsegmented)
+    plan = align(unsegmented.problem, unsegmented.spec, time_limit=10)
+    assert plan.assignment is not None
+    assert plan.stats["plan_from_regions"] == 1.0
+    check_plan(plan)
+    assert plan.lower_bound <= plan.objective

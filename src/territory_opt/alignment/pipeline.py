@@ -39,9 +39,11 @@ from territory_opt.alignment.backends.base import (
     relative_gap,
 )
 from territory_opt.alignment.backends.highs import HighsMip, LpSession, LpSolution, version
+from territory_opt.alignment.decompose import applicable as by_regions_applicable
+from territory_opt.alignment.decompose import polish_by_regions, solve_by_regions
 from territory_opt.alignment.instance import ArcModel, Instance, pools
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
-from territory_opt.alignment.lagrangian import lagrangian
+from territory_opt.alignment.lagrangian import smoothed_dual
 from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
 
@@ -69,9 +71,14 @@ IPM_ARCS = 50_000
 #: Above this many (item, rep) pairs the LP is replaced by the Lagrangian
 #: relaxation (bound and first plan), which scales linearly in pairs.
 LP_ARC_LIMIT = 5_000_000
-#: Time shares (of what is left) of the two Lagrangian passes.
-LAGRANGE_FIRST_SHARE = 0.15
-LAGRANGE_SECOND_SHARE = 0.3
+#: Time shares (of what is left) of the Lagrangian bound before the first plan
+#: (only when the plan is not built by regions) and after it.
+LAGRANGE_FIRST_SHARE = 0.1
+LAGRANGE_SECOND_SHARE = 0.4
+#: Time shares (of what is left) of the region-by-region first plan and of
+#: re-solving it over regions drawn across the first borders.
+REGIONS_SHARE = 0.55
+POLISH_SHARE = 0.3
 #: Share of the time limit after which pricing stops (unless nothing is solved yet).
 LP_TIME_SHARE = 0.6
 #: Re-solve from scratch (interior point) when a round adds more than this share of arcs.
@@ -511,36 +518,48 @@ def _no_plan(
 def solve_lagrangian(
     inst: Instance, options: SolveOptions, clock: _Clock
 ) -> tuple[BackendResult, ArcModel | None]:
-    """Large books: Lagrangian bound and plan, repair, improvement, neighbourhood search."""
+    """Large books: first plan, Lagrangian bound, improvement, neighbourhood search.
+
+    The first plan is built by regions where possible, else by repairing the
+    item-wise minimisers of the Lagrangian.
+    """
     t0 = time.perf_counter()
-    with step("Lagrangian bound (first pass)"):
-        first = lagrangian(inst, deadline=clock.after(LAGRANGE_FIRST_SHARE))
     items, reps = candidate_arcs(inst)
+    start_rep: np.ndarray | None = None
+    if by_regions_applicable(inst):
+        base = _cover_items(inst, inst.arc_model(items, reps))
+        start_rep = solve_by_regions(inst, base, options, clock.after(REGIONS_SHARE))
+        if start_rep is not None:
+            start_rep = polish_by_regions(inst, start_rep, options, clock.after(POLISH_SHARE))
+    from_regions = start_rep is not None
+    first = None
+    if start_rep is None:
+        with step("Lagrangian bound (smoothed dual)"):
+            first = smoothed_dual(inst, deadline=clock.after(LAGRANGE_FIRST_SHARE))
+        start_rep = first.rep_of_item
     own = np.arange(inst.n_items, dtype=np.int32)
-    model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, first.rep_of_item]))
-    start = model.arc_index(own, first.rep_of_item)
+    model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, start_rep]))
+    start = model.arc_index(own, start_rep)
     stats: dict[str, float] = {
-        "lagrangian_bound": first.bound,
-        "lagrangian_iterations": float(first.iterations),
         "arcs": float(model.n_arcs),
+        "plan_from_regions": float(from_regions),
     }
-    with step("Finding a plan (repair of the Lagrangian plan)"):
+    with step("Finding a plan (repair)"):
         choice = repair(model, start, deadline=clock.after(REPAIR_TIME_SHARE))
-    if choice is None:
-        return _no_plan(Status.TIME_LIMIT, first.bound, "", stats), model
-    with step("Improving the plan (moves and swaps)"):
-        choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
-    incumbent = model.objective(choice)
-    stats["first_plan_seconds"] = time.perf_counter() - t0
-    with step("Lagrangian bound (second pass)"):
-        second = lagrangian(
+    if choice is not None:
+        with step("Improving the plan (moves and swaps)"):
+            choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
+        stats["first_plan_seconds"] = time.perf_counter() - t0
+    with step("Lagrangian bound (smoothed dual)"):
+        second = smoothed_dual(
             inst,
             deadline=clock.after(LAGRANGE_SECOND_SHARE),
-            upper=incumbent,
-            start=first.multipliers,
+            start=None if first is None else first.multipliers,
         )
-    bound = max(first.bound, second.bound)
+    bound = max(-np.inf if first is None else first.bound, second.bound)
     stats["lagrangian_bound"] = bound
+    if choice is None:
+        return _no_plan(Status.TIME_LIMIT, bound, "", stats), model
     with step("Improving the plan (neighbourhood search)"):
         choice, steps = large_neighbourhood_search(
             inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
@@ -561,7 +580,7 @@ def solve_lagrangian(
         bound,
         "highs",
         version(),
-        "Lagrangian relaxation of the limits (subgradient); see models/README.md",
+        "Lagrangian relaxation of the limits (smoothed dual); see models/README.md",
         stats,
     ), model
 
