@@ -88,25 +88,9 @@ def regions(points: np.ndarray, size: int) -> np.ndarray:
 
 
 def _sub_model(model: ArcModel, items: np.ndarray) -> tuple[ArcModel, np.ndarray]:
-    """Return the arcs of ``items`` as a model of their own (items renumbered 0..)."""
-    remap = np.full(model.n_items, -1, dtype=np.int64)
-    remap[items] = np.arange(len(items))
-    idx = np.flatnonzero(remap[model.arc_item] >= 0)
-    sub = ArcModel(
-        n_items=len(items),
-        n_reps=model.n_reps,
-        arc_item=remap[model.arc_item[idx]].astype(np.int32),
-        arc_rep=model.arc_rep[idx],
-        cost=model.cost[idx],
-        load=model.load[idx],
-        lo=model.lo,
-        hi=model.hi,
-        budget=model.budget[idx],
-        budget_hi=model.budget_hi,
-        load_names=model.load_names,
-        budget_names=model.budget_names,
-    )
-    return sub, idx
+    """Return the arcs of ``items`` (sorted) as a model of their own (items renumbered 0..)."""
+    idx = np.flatnonzero(np.isin(model.arc_item, items))
+    return model.take(idx, items), idx
 
 
 def solve_small(
@@ -416,8 +400,8 @@ def polish_by_regions(
             sub, idx = _sub_model(_limit_rows(model, rows), items)
             until = min(start + (deadline - start) * done / inst.n_items, deadline)
             plan = solve_small(sub, options, until)
-            if plan is None:
-                continue
+            if plan is None:  # too little time per region: leave it to the later steps
+                break
             now = sub.arc_index(np.arange(len(items), dtype=np.int32), out[items])
             if (now >= 0).all() and sub.objective(plan) < sub.objective(now):
                 out[model.arc_item[idx[plan]]] = model.arc_rep[idx[plan]]

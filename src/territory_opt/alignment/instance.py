@@ -9,6 +9,7 @@ price the rest in chunks.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -60,6 +61,27 @@ class ArcModel:
     def n_arcs(self) -> int:
         """Number of arcs (variables)."""
         return len(self.arc_item)
+
+    def take(self, arcs: np.ndarray, items: np.ndarray | None = None) -> ArcModel:
+        """Return the model on ``arcs`` (in order); with ``items``, only those items.
+
+        ``items`` (sorted) renumbers the items 0.. in that order; every arc must
+        belong to one of them.
+        """
+        arc_item = self.arc_item[arcs]
+        n_items = self.n_items
+        if items is not None:
+            arc_item = np.searchsorted(items, arc_item).astype(np.int32)
+            n_items = len(items)
+        return dataclasses.replace(
+            self,
+            n_items=n_items,
+            arc_item=arc_item,
+            arc_rep=self.arc_rep[arcs],
+            cost=self.cost[arcs],
+            load=self.load[arcs],
+            budget=self.budget[arcs],
+        )
 
     def arc_index(self, items: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Arc index of each (item, rep), -1 where the model has no such arc."""

@@ -392,21 +392,7 @@ def _cover_items(inst: Instance, model: ArcModel) -> ArcModel:
 
 def _sub_model(model: ArcModel, keep: np.ndarray) -> tuple[ArcModel, np.ndarray]:
     idx = np.flatnonzero(keep)
-    sub = ArcModel(
-        n_items=model.n_items,
-        n_reps=model.n_reps,
-        arc_item=model.arc_item[idx],
-        arc_rep=model.arc_rep[idx],
-        cost=model.cost[idx],
-        load=model.load[idx],
-        lo=model.lo,
-        hi=model.hi,
-        budget=model.budget[idx],
-        budget_hi=model.budget_hi,
-        load_names=model.load_names,
-        budget_names=model.budget_names,
-    )
-    return sub, idx
+    return model.take(idx), idx
 
 
 def lp_guided_incumbent(
