@@ -13,11 +13,12 @@ relaxation separates by item:
                  \;\le\; \text{optimum}
 
 for every :math:`\lambda \ge 0`, over all allowed arcs of every item. The
-subproblem is integral, so :math:`\max_\lambda L(\lambda)` equals the LP bound;
-subgradient steps (Polyak rule) approach it. Each step costs one pass over the
-items × reps cost matrix, so the bound scales to books whose LP is too large.
-The item-wise minimisers form a nearly balanced plan that the greedy repair
-(:mod:`territory_opt.alignment.repair`) turns into a feasible one.
+subproblem is integral, so :math:`\max_\lambda L(\lambda)` equals the LP bound.
+:func:`smoothed_dual` maximises a smooth version with L-BFGS-B; each step costs
+one pass over the items' cheapest arcs, so the bound scales to books whose LP
+is too large. The item-wise minimisers are a starting plan for the greedy repair
+(:mod:`territory_opt.alignment.repair`) when the book cannot be split into
+regions (:mod:`territory_opt.alignment.decompose`).
 
 Needs item loads that do not depend on the rep (no pair-table metric overrides).
 """
@@ -34,9 +35,6 @@ from territory_opt.alignment.instance import Instance
 
 #: Largest items × reps matrix held in memory [cells] (float64: 8 bytes each).
 MAX_CELLS = 200_000_000
-#: Polyak step factor: starts at 2, halves after this many steps without progress.
-STEP_START = 2.0
-STALL_STEPS = 20
 #: Items evaluated at once when building the cost matrix.
 CHUNK_ITEMS = 20_000
 
@@ -72,76 +70,6 @@ def _item_loads(inst: Instance) -> np.ndarray:
     """Items × loads (rep-independent)."""
     ev = inst.evaluate(np.arange(inst.n_items, dtype=np.int32), np.zeros(inst.n_items, np.int32))
     return np.asarray(ev["load"])
-
-
-def lagrangian(
-    inst: Instance,
-    *,
-    deadline: float,
-    upper: float | None = None,
-    max_iterations: int = 100_000,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
-) -> LagrangianResult:
-    """Subgradient ascent on the band multipliers until the deadline.
-
-    Parameters
-    ----------
-    inst
-        The instance (see :func:`applicable`).
-    deadline
-        ``time.perf_counter()`` value at which to stop.
-    upper
-        An upper bound (a plan's value) for the Polyak step; estimated if None.
-    max_iterations
-        Cap on subgradient steps.
-    start
-        Multipliers (upper, lower) of an earlier run to continue from.
-
-    Returns
-    -------
-    LagrangianResult
-    """
-    cost = _cost_matrix(inst)
-    # Work in units of each load's typical limit so one step suits every load.
-    finite = np.where(np.isfinite(inst.hi), np.abs(inst.hi), np.nan)
-    scale = np.nan_to_num(np.nanmean(finite, axis=0), nan=1.0)
-    scale = np.where(scale > 0, scale, 1.0)
-    q = _item_loads(inst) / scale
-    lo = np.where(np.isfinite(inst.lo), inst.lo, 0.0) / scale
-    hi = np.where(np.isfinite(inst.hi), inst.hi, 0.0) / scale
-    has_lo, has_hi = np.isfinite(inst.lo), np.isfinite(inst.hi)
-    lam_hi = np.zeros(inst.hi.shape) if start is None else start[0].copy()
-    lam_lo = np.zeros(inst.lo.shape) if start is None else start[1].copy()
-    best = -np.inf
-    best_rep = np.argmin(cost, axis=1)
-    best_hi, best_lo = lam_hi, lam_lo
-    step, stall = STEP_START, 0
-    rows = np.arange(inst.n_items)
-    done = 0
-    for done in range(1, max_iterations + 1):  # noqa: B007 - reported below
-        price = lam_hi - lam_lo  # (m, L)
-        reduced = cost + q @ price.T  # (I, m)
-        rep = np.argmin(reduced, axis=1)
-        value = float(reduced[rows, rep].sum() - (lam_hi * hi).sum() + (lam_lo * lo).sum())
-        if not np.isfinite(best) or value > best + 1e-9 * max(1.0, abs(best)):
-            best, best_rep, stall = value, rep, 0
-            best_hi, best_lo = lam_hi, lam_lo
-        else:
-            stall += 1
-            if stall >= STALL_STEPS:
-                step, stall = step / 2.0, 0
-        loads = np.zeros(inst.hi.shape)
-        np.add.at(loads, rep, q)
-        g_hi = np.where(has_hi, loads - hi, 0.0)
-        g_lo = np.where(has_lo, lo - loads, 0.0)
-        norm = float((g_hi**2).sum() + (g_lo**2).sum())
-        if norm <= 0 or time.perf_counter() > deadline or step < 1e-6:
-            break
-        target = upper if upper is not None else abs(best) * 1.01 + 1.0
-        t = step * max(target - value, 1e-9 * max(1.0, abs(value))) / norm
-        lam_hi = np.maximum(0.0, lam_hi + t * g_hi)
-        lam_lo = np.maximum(0.0, lam_lo + t * g_lo)
-    return LagrangianResult(best, best_rep.astype(np.int32), done, (best_hi, best_lo))
 
 
 #: Nearest arcs (by cost) per item in the smoothed dual; the bound itself is
@@ -184,7 +112,7 @@ def smoothed_dual(
     Returns
     -------
     LagrangianResult
-        Multipliers in the convention of :func:`lagrangian`.
+        Multipliers (upper, lower) in cost per unit of each load's typical limit.
     """
     from scipy.optimize import minimize
 
@@ -211,7 +139,7 @@ def smoothed_dual(
         (0.0, None if ok else 0.0) for ok in np.isfinite(inst.hi).ravel()
     ]
     z = np.zeros(2 * lo.size)
-    if start is not None:  # start = (upper, lower) in the convention of lagrangian()
+    if start is not None:  # start = (upper, lower), as returned in multipliers
         z = np.concatenate([start[1].ravel(), start[0].ravel()]) / unit
 
     def split(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
