@@ -36,6 +36,8 @@ bench: install
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/bench_io.py
 	$(BIN)/python bench/bench_align.py
+	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_sizing.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
