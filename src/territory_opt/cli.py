@@ -447,7 +447,11 @@ def quota(
 def compare(
     plan_dirs: Annotated[
         list[Path],
-        typer.Argument(metavar="PLAN_DIR", help="Plan folders to put side by side."),
+        typer.Argument(
+            metavar="PLAN_DIR",
+            help="Plan folders to put side by side; a sizing folder (from 'size') "
+            "adds its plans and a headcount sizing section.",
+        ),
     ],
     out_html: Annotated[Path, typer.Option("--out", help="HTML report to write.")],
     xlsx: Annotated[
@@ -455,7 +459,11 @@ def compare(
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing report files.")] = False,
 ) -> None:
-    """Compare plans: KPIs, per-rep charts, map and moved accounts in one HTML file."""
+    """Compare plans: KPIs, per-rep charts, map and moved accounts in one HTML file.
+
+    A sizing folder written by 'size' stands for its plan folders and adds a
+    headcount sizing section (curve table and chart) and a Sizing sheet.
+    """
     from territory_opt.report import write_report
 
     _guarded(lambda: write_report(plan_dirs, out_html, xlsx=xlsx, force=force))

@@ -13,6 +13,7 @@ from territory_opt.report.html import render_html
 from territory_opt.report.kpis import frontier_table, kpi_table
 from territory_opt.report.moves import comparisons
 from territory_opt.report.plans import ReportPlan, load_plans
+from territory_opt.report.sizing import SizingRun, expand_folders
 from territory_opt.report.xlsx import workbook_bytes
 
 
@@ -28,14 +29,19 @@ class Report:
         The Excel workbook, or None when not asked for.
     plans
         The plans it shows.
+    sizing
+        The sizing run it shows, or None.
     """
 
     html: bytes
     xlsx: bytes | None
     plans: tuple[ReportPlan, ...]
+    sizing: SizingRun | None = None
 
 
-def build_report(plans: Sequence[ReportPlan], *, xlsx: bool = True) -> Report:
+def build_report(
+    plans: Sequence[ReportPlan], *, xlsx: bool = True, sizing: SizingRun | None = None
+) -> Report:
     """Render the report of plans already read (see :func:`load_plans`).
 
     Parameters
@@ -44,6 +50,9 @@ def build_report(plans: Sequence[ReportPlan], *, xlsx: bool = True) -> Report:
         One or more plans.
     xlsx
         Also build the Excel workbook.
+    sizing
+        A sizing run (:func:`~territory_opt.report.sizing.read_sizing`) whose
+        curve the report shows in a "Headcount sizing" section and sheet.
 
     Returns
     -------
@@ -57,12 +66,12 @@ def build_report(plans: Sequence[ReportPlan], *, xlsx: bool = True) -> Report:
     with step("Listing moved accounts"):
         moved = comparisons(plans)
     with step("Rendering HTML"):
-        page = render_html(plans, kpis, moved).encode("utf-8")
+        page = render_html(plans, kpis, moved, sizing=sizing).encode("utf-8")
     book = None
     if xlsx:
         with step("Writing Excel workbook"):
-            book = workbook_bytes(plans, kpis, moved, frontier)
-    return Report(page, book, tuple(plans))
+            book = workbook_bytes(plans, kpis, moved, frontier, sizing=sizing)
+    return Report(page, book, tuple(plans), sizing)
 
 
 def _check_output(path: Path, *, force: bool, option: str) -> None:
@@ -90,6 +99,9 @@ def write_report(
     ----------
     plan_dirs
         One or more plan folders (several plans, e.g. of a sweep, go side by side).
+        A sizing folder (written by ``territory-opt size``; it holds
+        ``sizing.csv``) stands for its plan folders and adds the "Headcount
+        sizing" section (see :mod:`territory_opt.report.sizing`).
     out
         HTML file to write.
     xlsx
@@ -105,7 +117,8 @@ def write_report(
     ------
     InputError
         When an output exists without ``force``, is a folder, both outputs are
-        the same file, or a plan folder is missing or not a plan.
+        the same file, a plan folder is missing or not a plan, or a sizing
+        folder is unreadable or has no plan.
     """
     out = Path(out)
     book_path = Path(xlsx) if xlsx is not None else None
@@ -114,8 +127,9 @@ def write_report(
         _check_output(book_path, force=force, option="--xlsx")
         if book_path.resolve() == out.resolve():
             raise InputError.single(str(book_path), "--xlsx and --out name the same file")
-    plans = load_plans(plan_dirs)
-    report = build_report(plans, xlsx=book_path is not None)
+    folders, sizing = expand_folders(plan_dirs)
+    plans = load_plans(folders)
+    report = build_report(plans, xlsx=book_path is not None, sizing=sizing)
     _publish(out, report.html)
     if book_path is not None and report.xlsx is not None:
         _publish(book_path, report.xlsx)

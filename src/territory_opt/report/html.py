@@ -37,6 +37,7 @@ from territory_opt.report.kpis import (
 )
 from territory_opt.report.moves import Comparison
 from territory_opt.report.plans import ReportPlan
+from territory_opt.report.sizing import SizingRun, sizing_chart, sizing_context
 
 #: Most moved-account rows embedded in the page over all comparisons. A row
 #: takes about 120 bytes, so the tables stay under ~6 MB; the largest moves (by
@@ -178,7 +179,9 @@ def _plain_numbers(values: np.ndarray, decimals: int) -> list[float | None]:
     return [round(v, decimals) if math.isfinite(v) else None for v in values.tolist()]
 
 
-def _title(plans: Sequence[ReportPlan]) -> str:
+def _title(plans: Sequence[ReportPlan], sizing: SizingRun | None = None) -> str:
+    if sizing is not None:
+        return f"Headcount sizing: {sizing.folder.resolve().name}"
     if len(plans) == 1:
         return f"Plan report: {plans[0].name}"
     if len(plans) <= 4:
@@ -187,7 +190,11 @@ def _title(plans: Sequence[ReportPlan]) -> str:
 
 
 def render_html(
-    plans: Sequence[ReportPlan], kpis: pd.DataFrame, comparisons: Sequence[Comparison]
+    plans: Sequence[ReportPlan],
+    kpis: pd.DataFrame,
+    comparisons: Sequence[Comparison],
+    *,
+    sizing: SizingRun | None = None,
 ) -> str:
     """Render the report page.
 
@@ -199,6 +206,8 @@ def render_html(
         Their KPI table (:func:`~territory_opt.report.kpis.kpi_table`).
     comparisons
         Moved accounts (:func:`~territory_opt.report.moves.comparisons`).
+    sizing
+        A sizing run: adds the "Headcount sizing" section (table and chart).
 
     Returns
     -------
@@ -234,9 +243,11 @@ def render_html(
         "map": the_map,
         "frontier": frontier,
         "moved": moved,
+        "sizing": sizing_chart(sizing) if sizing is not None else None,
     }
     context = {
-        "title": _title(plans),
+        "title": _title(plans, sizing),
+        "sizing": sizing_context(sizing) if sizing is not None else None,
         "version": __version__,
         "plans": [
             {

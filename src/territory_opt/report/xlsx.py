@@ -1,11 +1,12 @@
 """The report's tables as an Excel workbook.
 
-One sheet per table: ``KPIs``, ``Balance vs disruption``, ``Territories``,
-``Quotas`` (when a plan has quotas) and ``Moved accounts`` (every row, not
-capped as on the page). Header rows are frozen and numbers carry number
-formats. Text is always written as text: the workbook is opened with
-``strings_to_formulas=False`` and ``strings_to_urls=False``, so an account named
-``=HYPERLINK(...)`` stays a name and never becomes a formula or a link.
+One sheet per table: ``Sizing`` (for a sizing folder: one row per team size),
+``KPIs``, ``Balance vs disruption``, ``Territories``, ``Quotas`` (when a plan
+has quotas) and ``Moved accounts`` (every row, not capped as on the page).
+Header rows are frozen and numbers carry number formats. Text is always
+written as text: the workbook is opened with ``strings_to_formulas=False``
+and ``strings_to_urls=False``, so an account named ``=HYPERLINK(...)`` stays
+a name and never becomes a formula or a link.
 
 The workbook is deterministic: its creation date is fixed and xlsxwriter fixes
 the timestamps inside the zip, so the same plans give the same bytes.
@@ -25,6 +26,7 @@ import xlsxwriter
 from territory_opt.report.kpis import EXCEL_FORMATS, Format
 from territory_opt.report.moves import Comparison
 from territory_opt.report.plans import ReportPlan
+from territory_opt.report.sizing import SizingRun, column_format
 
 #: Creation date written into the workbook's properties. A fixed value keeps the
 #: file byte-identical for the same plans (a plan's own provenance is in plan.json).
@@ -93,13 +95,20 @@ class _Book:
         else:
             sheet.write_string(row, col, str(value))
 
-    def table(self, name: str, frame: pd.DataFrame, *, widths: dict[str, int] | None = None) -> int:
+    def table(
+        self,
+        name: str,
+        frame: pd.DataFrame,
+        *,
+        widths: dict[str, int] | None = None,
+        formats: dict[str, Format] | None = None,
+    ) -> int:
         """Write a frame as a sheet with a frozen header; return the rows written."""
         sheet = self.workbook.add_worksheet(name)
         rows = min(len(frame), EXCEL_MAX_ROWS - 1)
         for col, column in enumerate(frame.columns):
             sheet.write_string(0, col, str(column), self.header)
-            fmt = _column_format(str(column), frame[column])
+            fmt = (formats or {}).get(str(column)) or _column_format(str(column), frame[column])
             width = (widths or {}).get(str(column), max(10, min(40, len(str(column)) + 2)))
             sheet.set_column(col, col, width)
             values = frame[column].to_numpy(dtype=object)[:rows]
@@ -116,6 +125,8 @@ def workbook_bytes(
     kpis: pd.DataFrame,
     comparisons: Sequence[Comparison],
     frontier: pd.DataFrame,
+    *,
+    sizing: SizingRun | None = None,
 ) -> bytes:
     """Build the workbook in memory.
 
@@ -129,6 +140,8 @@ def workbook_bytes(
         Moved accounts (:func:`~territory_opt.report.moves.comparisons`).
     frontier
         :func:`~territory_opt.report.kpis.frontier_table`.
+    sizing
+        A sizing run: its table goes first, on the ``Sizing`` sheet.
 
     Returns
     -------
@@ -138,6 +151,15 @@ def workbook_bytes(
     buffer = io.BytesIO()
     book = _Book(buffer)
     names = [rp.name for rp in plans]
+
+    if sizing is not None:
+        table = sizing.table()
+        book.table(
+            "Sizing",
+            table,
+            widths={"mark": 16, "hire_sites": 24, "removed_reps": 24},
+            formats={str(c): column_format(str(c)) for c in table.columns},
+        )
 
     sheet = book.workbook.add_worksheet("KPIs")
     for col, title in enumerate(["group", "KPI", "key", *names]):

@@ -51,6 +51,42 @@
     Plotly.newPlot(div, traces, layout, CONFIG);
   }
 
+  /* ------------------------------------------------------------------ sizing */
+  function drawSizing() {
+    var z = data.sizing;
+    var div = document.getElementById("sizing-chart");
+    if (!z || !div) { return; }
+    var hover = [];
+    for (var i = 0; i < z.n.length; i++) {
+      hover.push(z.n[i] + " reps<br>feasible: " + z.feasible[i] + " (" + z.proof[i] + ")");
+    }
+    var traces = [
+      { x: z.n, y: z.objective, text: hover, mode: "lines+markers", name: "objective",
+        line: { color: "#1f5fa8" }, marker: { size: 8, color: "#1f5fa8" }, connectgaps: false,
+        hovertemplate: "%{text}<br>objective %{y:,.2f}<extra></extra>" },
+      { x: z.n, y: z.bound, text: hover, mode: "markers", name: "lower bound",
+        marker: { size: 10, symbol: "circle-open", color: "#888", line: { width: 2 } },
+        hovertemplate: "%{text}<br>lower bound %{y:,.2f}<extra></extra>" }
+    ];
+    function mark(n, name, symbol, colour) {
+      var k = z.n.indexOf(n);
+      if (n === null || k < 0 || z.objective[k] === null) { return; }
+      traces.push({ x: [n], y: [z.objective[k]], mode: "markers+text", name: name + " (" + n + ")",
+        text: [name], textposition: "top center",
+        marker: { size: 16, symbol: symbol, color: colour, line: { color: "#000", width: 1 } },
+        hovertemplate: name + ": %{x} reps<br>objective %{y:,.2f}<extra></extra>" });
+    }
+    mark(z.minimum, "minimum", "star", "#1ca71c");
+    mark(z.knee, "knee", "diamond", "#e15f99");
+    Plotly.newPlot(div, traces, {
+      margin: { t: 20, r: 20, b: 60, l: 90 },
+      xaxis: { title: { text: "team size [reps]" },
+        dtick: Math.max(1, Math.ceil((z.n[z.n.length - 1] - z.n[0]) / 20)) },
+      yaxis: { title: { text: "objective" } },
+      legend: { orientation: "h", y: 1.12, x: 1, xanchor: "right" }
+    }, CONFIG);
+  }
+
   /* ----------------------------------------------------------------- per rep */
   function drawPerRep(k) {
     var box = document.getElementById("per-rep-charts");
@@ -259,6 +295,7 @@
   }
 
   /* ------------------------------------------------------------------- start */
+  drawSizing();
   drawFrontier();
   var perRepSelect = document.getElementById("per-rep-plan");
   perRepSelect.addEventListener("change", function () { drawPerRep(Number(perRepSelect.value)); });
