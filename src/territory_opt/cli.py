@@ -18,14 +18,6 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -33,6 +25,7 @@ from territory_opt import __version__
 from territory_opt._atomic import atomic_folder
 from territory_opt._errors import InfeasibleError, InputError, TerritoryOptError
 from territory_opt._progress import use_reporter
+from territory_opt._progress_bar import BarReporter
 from territory_opt.data import load_problem
 from territory_opt.data.demo import generate_demo
 from territory_opt.data.problem import Problem
@@ -513,7 +506,6 @@ def size(
     Writes sizing.csv (one row per team size), sizing.json, sites.csv and one
     plan folder per team size planned.
     """
-    from territory_opt._progress_bar import BarReporter
     from territory_opt.alignment import AlignmentSpec
     from territory_opt.sizing import (
         SizingRequest,
@@ -678,40 +670,8 @@ def demo(
     out.print(f"[green]demo written to {out_dir}[/green]")
 
 
-class _SweepBar:
+class _SweepBar(BarReporter):
     """Shows a sweep's progress bar on stderr and one line per finished point."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-        self.label = ""
-
-    def begin(self, label: str, total: int | None) -> None:
-        """Start the bar for the first step that has a total."""
-        if total is None or self.progress is not None:
-            return
-        self.label = label
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task(label, total=total)
-
-    def advance(self, n: int) -> None:
-        """Move the bar."""
-        if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task, n)
-
-    def end(self, label: str, seconds: float) -> None:  # noqa: ARG002 - protocol
-        """Stop the bar when its step ends."""
-        if self.progress is not None and label == self.label:
-            self.progress.stop()
-            self.progress = None
 
     def point(self, result: PointResult) -> None:
         """Print one finished point."""
