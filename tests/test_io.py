@@ -148,8 +148,9 @@ def test_missing_path_and_folder(tmp_path: Path) -> None:
 
 
 def test_ragged_csv_falls_back_to_exact_parser_message(write_file: Writer) -> None:
-    with pytest.raises(InputError, match="not a valid delimited text file"):
+    with pytest.raises(InputError, match="this row has 4 cells but the header has 2") as exc:
         read_table(write_file("accounts.csv", "a,b\n1,2\n3,4,5,6\n"))
+    assert exc.value.issues[0].row == 3
 
 
 def test_column_mapping_for_foreign_exports(write_file: Writer) -> None:

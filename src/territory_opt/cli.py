@@ -22,8 +22,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from territory_opt import __version__
-from territory_opt._atomic import atomic_folder
+from territory_opt._atomic import atomic_folder, check_output_folder
 from territory_opt._errors import InfeasibleError, InputError, TerritoryOptError
+from territory_opt._interrupt import stop_on_sigint
 from territory_opt._progress import use_reporter
 from territory_opt._progress_bar import BarReporter
 from territory_opt.data import load_problem
@@ -195,6 +196,16 @@ def _parse_band(text: str) -> tuple[str, float]:
     return metric.strip(), tol
 
 
+MemoryLimitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--memory-limit",
+        help="Refuse, before building any model, an instance estimated to need more "
+        "memory than this [GB].",
+    ),
+]
+
+
 class Objective(StrEnum):
     """Main objective term of ``align``."""
 
@@ -236,6 +247,7 @@ def align(
     gap: Annotated[float, typer.Option(help="Relative gap counted as optimal.")] = 1e-3,
     threads: Annotated[int, typer.Option(help="Solver threads (0 = solver default).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    memory_limit: MemoryLimitOption = None,
     force: Annotated[bool, typer.Option(help="Replace an existing plan folder.")] = False,
 ) -> None:
     """Assign accounts to reps with hard balance bands; write a plan folder."""
@@ -269,25 +281,41 @@ def align(
         ):
             if value is not None:
                 changes[key] = value
-        spec = spec.with_(**changes)
-        plan = run_align(
-            problem,
-            spec,
-            backend=backend,
-            time_limit=time_limit,
-            gap=gap,
-            threads=threads,
-            seed=seed,
-            solver=solver,
-        )
-        write_plan(plan, out_dir, force=force)
+        try:
+            spec = spec.with_(**changes)
+        except ValueError as exc:
+            raise InputError.single("alignment settings", str(exc)) from None
+        check_output_folder(out_dir, force=force)
+        # The first Ctrl-C ends the solve as if out of time; the plan so far is kept.
+        with stop_on_sigint():
+            plan = run_align(
+                problem,
+                spec,
+                backend=backend,
+                time_limit=time_limit,
+                gap=gap,
+                threads=threads,
+                seed=seed,
+                solver=solver,
+                memory_limit=memory_limit,
+            )
+        if not (plan.interrupted and plan.assignment is None):
+            write_plan(plan, out_dir, force=force)
         return plan
 
     plan = _guarded(action)
     from territory_opt.plan import Plan
 
     assert isinstance(plan, Plan)
+    if plan.interrupted and plan.assignment is None:
+        err.print("[yellow]interrupted:[/yellow] no plan was found before Ctrl-C; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
     _print_plan(plan, out_dir)
+    if plan.interrupted:
+        err.print(
+            "[yellow]interrupted:[/yellow] the plan is the best found before Ctrl-C "
+            f'(status {plan.status}; plan.json has "interrupted": true)'
+        )
     if plan.diagnosis is not None:
         raise typer.Exit(EXIT_INFEASIBLE)
     if plan.assignment is None:
@@ -601,16 +629,22 @@ def _demo_quotas(plan: Plan, plan_dir: Path, *, seed: int) -> None:
 
 
 def _save_quotas(plan: Plan, settings: QuotaSettings, plan_dir: Path) -> QuotaResult:
-    """Set quotas, write them and their roll-ups into the plan folder, refresh hashes."""
-    from territory_opt._atomic import write_file_atomic
+    """Set quotas, write them and their roll-ups into the plan folder, refresh hashes.
+
+    The three files change together: the folder is updated through a temp copy
+    that replaces it in one step, so a crash never leaves quotas whose hash
+    ``plan.json`` does not record.
+    """
+    from territory_opt._atomic import update_folder
     from territory_opt.plan import refresh_plan_hashes
     from territory_opt.quota import rollups, set_quotas, write_quotas
 
     result = set_quotas(plan, settings)
-    write_quotas(result, plan_dir)
     table = rollups(result).to_csv(index=False, lineterminator="\n", float_format="%.10g")
-    write_file_atomic(plan_dir / "quota_rollups.csv", table.encode("utf-8"))
-    refresh_plan_hashes(plan_dir)
+    with update_folder(plan_dir) as tmp:
+        write_quotas(result, tmp)
+        (tmp / "quota_rollups.csv").write_bytes(table.encode("utf-8"))
+        refresh_plan_hashes(tmp)
     return result
 
 
@@ -692,12 +726,15 @@ def run(
         Path | None,
         typer.Option("--out", help="Plan folder to write (default: plans/<scenario name>)."),
     ] = None,
+    memory_limit: MemoryLimitOption = None,
     force: Annotated[bool, typer.Option(help="Replace an existing plan folder.")] = False,
 ) -> None:
     """Run a scenario: inputs, team changes, locks, alignment and quotas; write the plan folder."""
     from territory_opt.scenario import ScenarioRun, run_scenario
 
-    result = _guarded(lambda: run_scenario(scenario, out_dir, force=force))
+    result = _guarded(
+        lambda: run_scenario(scenario, out_dir, force=force, memory_limit=memory_limit)
+    )
     assert isinstance(result, ScenarioRun)
     _print_plan(result.plan, result.folder)
     if result.quotas is not None:
@@ -926,3 +963,134 @@ def export_resolve_command(
 
     manifest = _guarded(lambda: resolve_export(export_dir, ids, out_dir, force=force))
     _print_export(manifest, out_dir)
+
+
+class DistrictObjectiveOption(StrEnum):
+    """Objective of ``districts``."""
+
+    sum_distance = "sum-distance"
+    max_distance = "max-distance"
+    cut_edges = "cut-edges"
+
+
+@app.command()
+def districts(
+    units: Annotated[
+        Path, typer.Argument(help="Unit layer: polygons (GPKG/GeoJSON/SHP) or points.")
+    ],
+    k: Annotated[int, typer.Option("--k", help="Number of districts.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Plan folder to write.")],
+    adjacency: Annotated[
+        str | None,
+        typer.Option(help="Edge list file (unit_a, unit_b), or rook | queen for polygons."),
+    ] = None,
+    balance: Annotated[
+        list[str] | None,
+        typer.Option("--balance", "-b", help="Band METRIC=TOL around the mean, e.g. pop=0.5%."),
+    ] = None,
+    contiguous: Annotated[
+        bool, typer.Option("--contiguous/--no-contiguous", help="Each district in one piece.")
+    ] = True,
+    objective: Annotated[
+        DistrictObjectiveOption, typer.Option(help="What to minimise.")
+    ] = DistrictObjectiveOption.sum_distance,
+    weight: Annotated[
+        str | None, typer.Option(help="Metric weighting distance in sum-distance.")
+    ] = None,
+    cut_length: Annotated[
+        bool, typer.Option(help="cut-edges counts shared boundary length.")
+    ] = False,
+    centers: Annotated[
+        str | None, typer.Option(help="Fixed centers: a file with a unit_id column, or ids a,b,c.")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Column holding the unit id (default account_id).")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option(help="Metric columns to read (default: all numeric).")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="highs (the only backend for districts).")] = "highs",
+    time_limit: Annotated[float, typer.Option(help="Time limit [s].")] = 60.0,
+    gap: Annotated[float, typer.Option(help="Relative gap counted as optimal.")] = 1e-4,
+    threads: Annotated[int, typer.Option(help="Solver threads (0 = solver default).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an existing plan folder.")] = False,
+) -> None:
+    """Design k balanced, contiguous territories from geographic units; write a plan folder."""
+    from territory_opt.districting import (
+        DistrictObjective,
+        DistrictSpec,
+        design_districts,
+        load_units,
+    )
+    from territory_opt.districting.output import write_district_plan
+
+    def action() -> Any:
+        if backend != "highs":
+            raise InputError.single("--backend", f"'{backend}': districts are solved with highs")
+        rule_or_file: str | Path | None = adjacency
+        if adjacency is not None and adjacency not in ("rook", "queen"):
+            rule_or_file = Path(adjacency)
+        layer = load_units(
+            units,
+            adjacency=rule_or_file,
+            metrics=metric,
+            columns={"account_id": id_column} if id_column else None,
+        )
+        fixed: tuple[str, ...] = ()
+        if centers:
+            path = Path(centers)
+            if path.suffix.lower() in (".csv", ".txt", ".xlsx", ".parquet"):
+                from territory_opt.data.cells import text_cells
+                from territory_opt.data.io import read_table
+
+                table = read_table(path)
+                if "unit_id" not in table.frame.columns:
+                    raise InputError.single(table.file, "needs a unit_id column")
+                fixed = tuple(str(c) for c in text_cells(table.frame["unit_id"]))
+            else:
+                fixed = tuple(c.strip() for c in centers.split(",") if c.strip())
+        spec = DistrictSpec(
+            k=k,
+            bands=dict(_parse_band(b) for b in balance or []),
+            contiguous=contiguous,
+            objective=DistrictObjective(objective.value),
+            weight=weight,
+            cut_length=cut_length,
+            centers=fixed,
+        )
+        check_output_folder(out_dir, force=force)
+        plan = design_districts(
+            layer, spec, time_limit=time_limit, gap=gap, seed=seed, threads=threads
+        )
+        if plan.labels is not None or plan.diagnosis is not None:
+            write_district_plan(plan, out_dir, force=force)
+        return plan
+
+    plan = _guarded(action)
+    for warning in plan.units.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    if plan.diagnosis is not None:
+        err.print(
+            f"[bold red]infeasible:[/bold red] {escape(str(plan.diagnosis['summary']))}",
+            soft_wrap=True,
+        )
+        err.print(f"diagnosis written to {out_dir / 'diagnosis.json'}")
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if plan.labels is None:
+        err.print(
+            f"[bold red]no design found[/bold red] in {plan.seconds:.1f} s; raise --time-limit"
+        )
+        raise typer.Exit(EXIT_INTERNAL)
+    table = Table(title=f"{plan.spec.k} districts, {plan.units.n} units")
+    for col in ("status", "objective", "lower bound", "gap", "seconds"):
+        table.add_column(col)
+    table.add_row(
+        str(plan.status),
+        f"{plan.objective:,.6g}",
+        f"{plan.lower_bound:,.6g}",
+        f"{plan.gap:.3%}",
+        f"{plan.seconds:.1f}",
+    )
+    out.print(table)
+    out.print(f"[green]plan written to {out_dir}[/green]")

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class Plan:
         When infeasible: which constraint families block and what to relax.
     log
         The solver log.
+    interrupted
+        True when Ctrl-C stopped the solve: the plan is the best found by then
+        (status ``time_limit`` unless proven optimal).
     """
 
     problem: Problem
@@ -87,6 +91,7 @@ class Plan:
     stats: dict[str, float] = field(default_factory=dict)
     diagnosis: dict[str, Any] | None = None
     log: str = ""
+    interrupted: bool = False
 
     @property
     def gap(self) -> float:
@@ -206,15 +211,17 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def _inputs(plan: Plan, plan_dir: Path | None) -> dict[str, dict[str, str]]:
+def input_entries(
+    sources: Mapping[str, str], paths: Mapping[str, str], plan_dir: Path | None
+) -> dict[str, dict[str, str]]:
     """Input paths (relative to the plan folder when possible) and their sha256."""
     out = {}
-    for role, path in sorted(plan.problem.source_paths.items()):
+    for role, path in sorted(paths.items()):
         shown = path
         if plan_dir is not None:
             with contextlib.suppress(ValueError):
                 shown = os.path.relpath(path, plan_dir.resolve())
-        out[role] = {"path": Path(shown).as_posix(), "sha256": plan.problem.sources.get(role, "")}
+        out[role] = {"path": Path(shown).as_posix(), "sha256": sources.get(role, "")}
     return out
 
 
@@ -241,11 +248,13 @@ def plan_json(
         "options": options,
         "spec": spec,
         "inputs_sha256": dict(plan.problem.sources),
-        "inputs": _inputs(plan, plan_dir),
+        "inputs": input_entries(plan.problem.sources, plan.problem.source_paths, plan_dir),
         "input_options": dict(plan.problem.load_options),
         "scenario_hash": scenario_hash,
         "wall_times": {"solve_seconds": round(plan.seconds, 3)},
         "stats": {k: _num(v) for k, v in sorted(plan.stats.items())},
+        # Only when true, so that plans of uninterrupted runs keep their bytes.
+        **({"interrupted": True} if plan.interrupted else {}),
     }
 
 
@@ -322,9 +331,6 @@ def read_plan(plan_dir: str | Path) -> Plan:
         file is missing or changed since the plan was made.
     """
     from territory_opt._errors import InputError
-    from territory_opt.alignment.instance import Instance
-    from territory_opt.data.io import sha256_of
-    from territory_opt.data.problem import load_problem
 
     folder = Path(plan_dir)
     meta_path = folder / "plan.json"
@@ -334,14 +340,41 @@ def read_plan(plan_dir: str | Path) -> Plan:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError.single(str(meta_path), f"is not valid JSON: {err}") from None
+    if not isinstance(meta, dict):
+        raise InputError.single(str(meta_path), "is not a plan.json (not a JSON object)")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > PLAN_FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
         raise InputError.single(
             str(meta_path),
-            f"plan format version {version!r} is newer than this tool reads "
-            f"({PLAN_FORMAT_VERSION}); upgrade territory-opt",
+            f"has no valid format_version ({version!r}): not a plan written by territory-opt",
             column="format_version",
         )
+    if version > PLAN_FORMAT_VERSION:
+        tool = meta.get("tool_version", "a newer version")
+        raise InputError.single(
+            str(meta_path),
+            f"plan format version {version} (written by territory-opt {tool}) is newer than "
+            f"this tool reads ({PLAN_FORMAT_VERSION}); upgrade territory-opt",
+            column="format_version",
+        )
+    try:
+        return _plan_from_meta(folder, meta_path, meta)
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError.single(
+            str(meta_path),
+            f"is damaged ({type(err).__name__}: {err}); write the plan again",
+        ) from None
+
+
+def _plan_from_meta(folder: Path, meta_path: Path, meta: dict[str, Any]) -> Plan:
+    """Build the Plan that a plan folder's ``plan.json`` describes."""
+    from territory_opt._errors import InputError
+    from territory_opt.alignment.instance import Instance
+    from territory_opt.data.io import sha256_of
+    from territory_opt.data.problem import load_problem
+
     paths: dict[str, Path] = {}
     for role, entry in (meta.get("inputs") or {}).items():
         path = (folder / entry["path"]).resolve()
@@ -405,6 +438,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
         diagnosis=json.loads((folder / "diagnosis.json").read_text(encoding="utf-8"))
         if (folder / "diagnosis.json").is_file()
         else None,
+        interrupted=bool(meta.get("interrupted", False)),
     )
 
 

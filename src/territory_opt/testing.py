@@ -8,6 +8,7 @@ solver's model building, so that a modelling bug cannot hide itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from territory_opt.alignment.instance import rep_centers
 from territory_opt.data.schema import CoordSystem
 from territory_opt.geo.distance import haversine_km
 from territory_opt.plan import Plan
+
+if TYPE_CHECKING:
+    from territory_opt.districting.solve import DistrictPlan
 
 #: Relative tolerance on limits and on the recomputed objective.
 RTOL = 1e-6
@@ -201,4 +205,95 @@ def check_plan(plan: Plan, *, raise_on_error: bool = True, rtol: float = RTOL) -
     report = CheckReport(objective, terms, tuple(bad), deviation)
     if raise_on_error and bad:
         raise AssertionError("plan violates its constraints:\n  " + "\n  ".join(bad[:30]))
+    return report
+
+
+def check_districts(
+    plan: DistrictPlan, *, raise_on_error: bool = True, rtol: float = RTOL
+) -> CheckReport:
+    """Verify a district design against its units and request.
+
+    Recomputes from the labels alone: every district non-empty, each banded
+    metric within ``(1 ± tol) total / k``, each district connected in the unit
+    graph (when contiguity is asked; by its own breadth-first search), centers
+    inside their districts (and the fixed ones used), the objective, and that
+    the lower bound does not exceed it.
+
+    Parameters
+    ----------
+    plan
+        A design with labels.
+    raise_on_error
+        Raise AssertionError listing every violation instead of only reporting.
+    rtol
+        Relative tolerance for limits and the objective.
+    """
+    from territory_opt.districting.spec import DistrictObjective
+
+    u, spec = plan.units, plan.spec
+    assert plan.labels is not None and plan.centers is not None, f"no design ({plan.status})"
+    lab = np.asarray(plan.labels)
+    cen = np.asarray(plan.centers)
+    k, n = spec.k, u.n
+    bad: list[str] = []
+    if lab.shape != (n,) or (lab < 0).any() or (lab >= k).any():
+        raise AssertionError("labels must give every unit a district in 0..k-1")
+    sizes = np.bincount(lab, minlength=k)
+    for j in np.flatnonzero(sizes == 0).tolist():
+        bad.append(f"district {j} is empty")
+    deviation: dict[str, float] = {}
+    for name, tol in sorted(spec.bands.items()):
+        v = u.metric(name)
+        mean = v.sum() / k
+        totals = np.bincount(lab, weights=v, minlength=k)
+        dev = totals / mean - 1 if mean > 0 else np.zeros(k)
+        deviation[name] = float(np.abs(dev).max())
+        for j in np.flatnonzero(np.abs(dev) > tol + rtol).tolist():
+            bad.append(f"district {j}: {name} {totals[j]:.6g} is {dev[j]:+.3%} from the mean")
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for ea, eb in u.edges.tolist():
+        nbrs[ea].append(eb)
+        nbrs[eb].append(ea)
+    if spec.contiguous:
+        for j in range(k):
+            members = np.flatnonzero(lab == j)
+            if len(members) == 0:
+                continue
+            seen = {int(members[0])}
+            todo = [int(members[0])]
+            while todo:
+                here = todo.pop()
+                for there in nbrs[here]:
+                    if lab[there] == j and there not in seen:
+                        seen.add(there)
+                        todo.append(there)
+            if len(seen) != len(members):
+                bad.append(f"district {j} is not connected ({len(seen)} of {len(members)} reached)")
+    if cen.shape != (k,) or (lab[cen] != np.arange(k)).any():
+        bad.append("a center unit lies outside its district")
+    if spec.centers and sorted(u.ids[cen].tolist()) != sorted(spec.centers):
+        bad.append("the fixed centers are not the districts' centers")
+    # Objective.
+    a = u.coords
+    c = u.coords[cen[lab]]
+    if u.coord_system == CoordSystem.LATLON:
+        dist = haversine_km(a[:, 0], a[:, 1], c[:, 0], c[:, 1])
+    else:
+        dist = np.sqrt(((a - c) ** 2).sum(axis=1))
+    if spec.objective == DistrictObjective.CUT_EDGES:
+        cost = u.edge_length if spec.cut_length else np.ones(len(u.edges))
+        cut = lab[u.edges[:, 0]] != lab[u.edges[:, 1]] if len(u.edges) else np.zeros(0, bool)
+        objective = float(np.asarray(cost)[cut].sum())
+    elif spec.objective == DistrictObjective.MAX_DISTANCE:
+        objective = float(dist.max())
+    else:
+        w = u.metric(spec.weight) if spec.weight else np.ones(n)
+        objective = float((w * dist).sum())
+    if abs(objective - plan.objective) > rtol * max(1.0, abs(objective)) * 10:
+        bad.append(f"objective {plan.objective:.10g} does not match recomputed {objective:.10g}")
+    if np.isfinite(plan.lower_bound) and plan.lower_bound > objective * (1 + rtol) + rtol:
+        bad.append(f"lower bound {plan.lower_bound:.10g} above objective {objective:.10g}")
+    report = CheckReport(objective, {str(spec.objective): objective}, tuple(bad), deviation)
+    if raise_on_error and bad:
+        raise AssertionError("design violates its constraints:\n  " + "\n  ".join(bad[:30]))
     return report

@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from territory_opt._interrupt import expired
+from territory_opt._interrupt import requested as interrupt_requested
 from territory_opt._progress import step
 from territory_opt.alignment.backends.base import SolveOptions
 from territory_opt.alignment.backends.highs import LpSession
@@ -103,7 +105,7 @@ def solve_small(
     from territory_opt.alignment.pipeline import ELASTIC_FACTOR, _round
 
     left = deadline - time.perf_counter()
-    if left <= 0 or model.n_arcs == 0:
+    if left <= 0 or model.n_arcs == 0 or interrupt_requested():
         return None
     # Violation priced as in the whole-book LP (see pipeline._elastic_price).
     limited = max(int((np.isfinite(model.lo) | np.isfinite(model.hi)).any(axis=1).sum()), 1)
@@ -386,7 +388,7 @@ def polish_by_regions(
     start = time.perf_counter()
     done = 0
     for g in range(n_regions):
-        if time.perf_counter() >= deadline:
+        if expired(deadline):
             break
         with step(f"Re-solving region {g + 1} of {n_regions}"):
             reps = np.flatnonzero(region_of_rep == g).astype(np.int32)

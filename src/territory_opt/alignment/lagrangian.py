@@ -25,12 +25,12 @@ Needs item loads that do not depend on the rep (no pair-table metric overrides).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from territory_opt._interrupt import expired
 from territory_opt.alignment.instance import Instance
 
 #: Largest items × reps matrix held in memory [cells] (float64: 8 bytes each).
@@ -181,13 +181,13 @@ def smoothed_dual(
         pass
 
     def check(_: object) -> None:
-        if time.perf_counter() > deadline:
+        if expired(deadline):
             raise _OutOfTimeError
 
     best, best_rep = exact(z)
     best_z, done = z, 0
     for tau in taus:
-        if time.perf_counter() > deadline:
+        if expired(deadline):
             break
         last = {"z": z}
 

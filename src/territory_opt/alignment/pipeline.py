@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from territory_opt._interrupt import requested as interrupt_requested
 from territory_opt._progress import step
 from territory_opt.alignment.backends.base import (
     BackendResult,
@@ -129,6 +130,8 @@ class _Clock:
     budget: float = 0.0
 
     def left(self) -> float:
+        if interrupt_requested():  # Ctrl-C: time is up, keep the plan found so far
+            return 0.0
         return max(0.0, self.deadline - time.perf_counter())
 
     def after(self, share: float) -> float:
@@ -318,7 +321,7 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
         fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
         if not fresh.any():  # numerical noise only: nothing new to add
             return PricedLp(model, lp, objective, True, rounds, full)
-        if time.perf_counter() >= lp_deadline:
+        if time.perf_counter() >= lp_deadline or interrupt_requested():
             # Out of LP time: keep the priced arcs (at value 0) so that repair can
             # use the moves the LP was asking for.
             model, lp = _with_arcs(inst, model, lp, ni[fresh], nr[fresh])

@@ -22,10 +22,9 @@ when no single move helps it tries exchanges of two items between two reps.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from territory_opt._interrupt import expired
 from territory_opt.alignment.instance import ArcModel
 
 #: Up to this many items, repair applies one move at a time (better plans); above
@@ -314,7 +313,7 @@ def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
     for _ in range(limit):
         if state.total_violation() <= 0:
             return True
-        if time.perf_counter() > deadline:
+        if expired(deadline):
             return False
         if stale.any():
             todo = arcs_all[stale]
@@ -390,7 +389,7 @@ def improve(
     arcs = np.arange(model.n_arcs)
     coupled = len(model.budget_hi) > 0  # budgets couple all moves: one at a time
     for _ in range(limit):
-        if time.perf_counter() > deadline:
+        if expired(deadline):
             break
         d_cost, ok = state.feasible_moves(arcs)
         ok &= d_cost < -_TOL * (1.0 + np.abs(d_cost))
@@ -403,7 +402,7 @@ def improve(
         # No improving move: the best exchange around every rep.
         found = []
         for a in range(model.n_reps):
-            if time.perf_counter() > deadline:
+            if expired(deadline):
                 break
             swap = state.best_exchange(a)
             if swap is not None:

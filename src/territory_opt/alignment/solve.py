@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from territory_opt._errors import InputError
+from territory_opt._errors import InputError, Issue
+from territory_opt._interrupt import requested as interrupt_requested
 from territory_opt._progress import step
 from territory_opt.alignment.backends.base import BackendResult, SolveOptions, Status
 from territory_opt.alignment.instance import ArcModel, Instance
 from territory_opt.alignment.precheck import precheck
+from territory_opt.alignment.resources import check_resources
 from territory_opt.alignment.spec import AlignmentSpec
 from territory_opt.data.problem import NO_INDEX, Problem
 
@@ -37,6 +40,7 @@ def align(
     warm_start: bool = True,
     solver: str | None = None,
     diagnose: bool = True,
+    memory_limit: float | None = None,
 ) -> Plan:
     """Assign every account to one rep, with hard balance bands and budgets.
 
@@ -65,6 +69,10 @@ def align(
     diagnose
         On proven infeasibility, run the elastic model that finds the smallest
         widening of each constraint family.
+    memory_limit
+        Refuse (InputError) an instance whose estimated peak memory is above
+        this many gigabytes, before any model is built; see
+        :mod:`territory_opt.alignment.resources`.
 
     Returns
     -------
@@ -77,7 +85,9 @@ def align(
             f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}",
             column="backend",
         )
+    _check_options(time_limit=time_limit, gap=gap, threads=threads)
     spec = spec or AlignmentSpec.from_preset("balanced-travel")
+    check_resources(problem, spec, backend, memory_limit=memory_limit)
     options = SolveOptions(
         time_limit=time_limit, gap=gap, threads=threads, seed=seed, solver=solver
     )
@@ -94,6 +104,8 @@ def align(
             "source": "pre-check",
             "findings": [f.as_dict() for f in findings],
         }
+        if diagnose and any(f.family in WIDENABLE for f in findings):
+            diagnosis = _with_widening(inst, options, diagnosis)
         return _plan(
             inst,
             BackendResult(Status.INFEASIBLE, None, np.inf, np.inf, "pre-check", "", ""),
@@ -104,12 +116,79 @@ def align(
             diagnosis,
         )
     result, model = _run_backend(inst, backend, options, warm_start)
-    if result.status == Status.INFEASIBLE and diagnose:
+    interrupted = interrupt_requested()
+    if interrupted:
+        result = _interrupted(result)
+    if result.status == Status.INFEASIBLE and interrupted:
+        diagnosis = {
+            "summary": "the request is infeasible; the diagnosis was skipped (interrupted)",
+            "source": "interrupted",
+            "findings": [],
+        }
+    elif result.status == Status.INFEASIBLE and diagnose:
         from territory_opt.alignment.diagnosis import elastic_diagnosis
 
         with step("Diagnosing infeasibility"):
             diagnosis = elastic_diagnosis(inst, options)
-    return _plan(inst, result, model, backend, options, start, diagnosis)
+    plan = _plan(inst, result, model, backend, options, start, diagnosis)
+    # Also when Ctrl-C came during the diagnosis: it may then be incomplete.
+    return dataclasses.replace(plan, interrupted=True) if interrupt_requested() else plan
+
+
+#: Pre-check families that a wider band or budget can fix (the elastic model says how much).
+WIDENABLE = frozenset({"band", "lock", "total", "budget"})
+
+
+def _with_widening(
+    inst: Instance, options: SolveOptions, diagnosis: dict[str, Any]
+) -> dict[str, Any]:
+    """Add the elastic model's smallest widening to a pre-check diagnosis.
+
+    The pre-check names the accounts and reps that block; the elastic model
+    adds by how much each band or budget must widen for a plan to exist, so
+    that every infeasible request comes with a relaxation that can be applied.
+    """
+    from territory_opt.alignment.diagnosis import elastic_diagnosis
+
+    with step("Diagnosing infeasibility"):
+        elastic = elastic_diagnosis(inst, options)
+    extra = [{**f, "source": "elastic"} for f in elastic["findings"] if f["family"] != "lock"]
+    if not extra:
+        return diagnosis
+    widening = "; ".join(str(f["message"]) for f in extra)
+    return {
+        **diagnosis,
+        "summary": f"{diagnosis['summary']}; smallest widening: {widening}",
+        "findings": [*diagnosis["findings"], *extra],
+    }
+
+
+#: Added to the solver log of a plan whose solve was stopped by Ctrl-C.
+INTERRUPTED_LOG = "interrupted by the user (Ctrl-C): the best plan found so far is kept"
+
+
+def _interrupted(result: BackendResult) -> BackendResult:
+    """Mark a result stopped by Ctrl-C: status as at the time limit (optimal stays optimal)."""
+    status = result.status
+    if status in (Status.FEASIBLE, Status.ERROR) or (
+        status == Status.OPTIMAL and result.choice is None
+    ):
+        status = Status.TIME_LIMIT
+    log = (result.log + "\n" if result.log else "") + INTERRUPTED_LOG
+    return dataclasses.replace(result, status=status, log=log)
+
+
+def _check_options(*, time_limit: float, gap: float, threads: int) -> None:
+    """Reject a time limit, gap or thread count that no solver can honour."""
+    problems = []
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        problems.append(("time_limit", f"time limit must be > 0 seconds, got {time_limit}"))
+    if not (math.isfinite(gap) and gap >= 0):
+        problems.append(("gap", f"gap must be a number >= 0 (0.001 = 0.1 %), got {gap}"))
+    if threads < 0:
+        problems.append(("threads", f"threads must be >= 0 (0 = solver default), got {threads}"))
+    if problems:
+        raise InputError([Issue("alignment settings", None, col, text) for col, text in problems])
 
 
 def _run_backend(

@@ -8,6 +8,8 @@ preset can be read, diffed and changed without touching code.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,33 @@ class AlignmentSpec:
     segment_match: bool = True
     keep_families: bool = True
     preset: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        """Reject weights and limits that cannot mean anything (negative, NaN, a share > 1)."""
+        problems = []
+        for name in ("travel_weight", "pair_cost_weight", "disruption_weight"):
+            value = getattr(self, name)
+            number = float(value) if isinstance(value, numbers.Real) else math.nan
+            if not (math.isfinite(number) and number >= 0):
+                problems.append(f"{name} must be a number >= 0, got {value!r}")
+        lowest = {"max_distance": 0.0, "max_accounts": 1.0, "max_moved_accounts": 0.0}
+        for name, low in (*lowest.items(), ("max_moved_share", 0.0)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            number = float(value) if isinstance(value, numbers.Real) else math.nan
+            high = 1.0 if name == "max_moved_share" else math.inf
+            above = number > low if name == "max_distance" else number >= low
+            if not (above and number <= high):
+                allowed = {
+                    "max_distance": "> 0",
+                    "max_accounts": ">= 1",
+                    "max_moved_accounts": ">= 0",
+                    "max_moved_share": "in [0, 1] (0.1 = 10 %)",
+                }[name]
+                problems.append(f"{name} must be {allowed}, got {value!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def with_(self, **changes: Any) -> AlignmentSpec:
         """Return a copy with some fields changed (bands as ``{metric: tol}`` accepted)."""

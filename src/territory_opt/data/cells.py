@@ -16,7 +16,7 @@ import pandas as pd
 
 #: Characters that, removed, often turn a spreadsheet-formatted number into a
 #: plain one ("$1,234" or "1 234 €"). Used only to suggest a fix, never applied.
-_NUMBER_DECORATION = re.compile(r"[,\s$€£¥%']")
+_NUMBER_DECORATION = re.compile(r"[\s$€£¥%']")
 
 
 #: Spellings of "no value" that spreadsheets and databases export.
@@ -114,17 +114,74 @@ def _cast_numbers(values: pd.Series) -> np.ndarray | None:
 
 
 def number_problem(raw: object) -> str:
-    """Explain why a cell is not a number, suggesting the usual fix."""
+    """Explain why a cell is not a number, suggesting the usual fix.
+
+    Spreadsheet formatting is recognised: currency and percent signs, thousands
+    separators (``1,200`` or ``1.200.000``) and decimal commas (``36,5`` or
+    ``1.200,50``). The suggestion is only a message; the cell is never changed.
+
+    Examples
+    --------
+    >>> number_problem("1.200,50")
+    "'1.200,50' is not a plain number: it looks like a decimal comma; write 1200.50"
+    >>> number_problem("$1,200").endswith("(write 1200)")
+    True
+    """
     text = str(raw)
-    cleaned = _NUMBER_DECORATION.sub("", text)
+    core = _NUMBER_DECORATION.sub("", text)
+    if _THOUSANDS_COMMA.match(core):
+        fixed = core.replace(",", "")
+    elif _THOUSANDS_DOT.match(core):
+        fixed = core.replace(".", "")
+    elif _DECIMAL_COMMA.match(core):
+        fixed = core.replace(".", "").replace(",", ".")
+        return f"'{text}' is not a plain number: it looks like a decimal comma; write {fixed}"
+    else:
+        fixed = core
     try:
-        float(cleaned)
+        float(fixed)
     except ValueError:
         return f"'{text}' is not a number"
     return (
-        f"'{text}' is not a plain number; remove thousands separators, currency "
-        f"and percent signs (e.g. write {cleaned})"
+        f"'{text}' is not a plain number; remove thousands separators, currency and "
+        f"percent signs (write {fixed})"
     )
+
+
+#: ``1,200`` or ``1,200,000.5``: commas that group thousands.
+_THOUSANDS_COMMA = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: ``1.200.000``: dots that group thousands (two or more groups, so ``1.200`` stays a decimal).
+_THOUSANDS_DOT = re.compile(r"^[-+]?\d{1,3}(\.\d{3}){2,}$")
+#: ``36,5`` or ``1.200,50``: a decimal comma, optionally after dot-grouped thousands.
+_DECIMAL_COMMA = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+
+
+#: Excel stores dates as days since 1899-12-30; serials in this range are the years
+#: 1927 to 2119, where an integer in a date column is almost surely a date.
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_EXCEL_SERIALS = (10_000, 80_000)
+
+
+def date_problem(raw: object) -> str:
+    """Explain why a cell is not a date, recognising Excel serial numbers.
+
+    Examples
+    --------
+    >>> "Excel serial date (2024-01-01)" in date_problem("45292")
+    True
+    """
+    text = str(raw).strip()
+    try:
+        serial = float(text)
+    except ValueError:
+        serial = float("nan")
+    if _EXCEL_SERIALS[0] <= serial <= _EXCEL_SERIALS[1] and serial == int(serial):
+        day = (_EXCEL_EPOCH + dt.timedelta(days=int(serial))).isoformat()
+        return (
+            f"'{text}' is not a date: it looks like an Excel serial date ({day}); "
+            f"format the column as a date or write {day}"
+        )
+    return f"'{text}' is not a date; use YYYY-MM-DD"
 
 
 def looks_numeric(values: pd.Series) -> bool:

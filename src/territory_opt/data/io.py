@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,24 @@ def _decode_check(data: bytes, name: str) -> str:
     return "utf-8-sig"
 
 
+def _check_no_nul(data: bytes, name: str) -> None:
+    """Reject NUL bytes: UTF-16 without a byte-order mark, or not a text file at all.
+
+    NUL is valid UTF-8, so such files pass decoding and would otherwise be read
+    as one garbled column.
+    """
+    pos = data.find(b"\x00")
+    if pos < 0:
+        return
+    line = data.count(b"\n", 0, pos) + 1
+    raise InputError.single(
+        name,
+        f"file contains NUL bytes (first at line {line}): it is probably UTF-16 without a "
+        "byte-order mark, or not a text file; save it as 'CSV UTF-8' and try again",
+        row=line,
+    )
+
+
 def _sniff_delimiter(head: str) -> str:
     first = head.splitlines()[0] if head else ""
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
@@ -180,6 +199,7 @@ def _read_csv(path: Path) -> RawTable:
     if not data.strip():
         raise InputError.single(name, "the file is empty: it has no header and no records")
     encoding = _decode_check(data, name)
+    _check_no_nul(data, name)
     head = data[:_SNIFF_BYTES].decode(encoding, errors="ignore")
     sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(head)
     first_line = head.splitlines()[0] if head else ""
@@ -231,7 +251,32 @@ def _read_csv_exact(data: bytes, sep: str, encoding: str, name: str) -> pd.DataF
             encoding=encoding,
         )
     except pd.errors.ParserError as err:
-        raise InputError.single(name, f"not a valid delimited text file: {err}") from None
+        row, problem = _parser_problem(str(err), sep)
+        raise InputError.single(name, problem, row=row) from None
+
+
+#: pandas' C parser: "Expected 8 fields in line 4, saw 9" (line 1-based, header = 1).
+_FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+#: pandas' C parser: "EOF inside string starting at row 3" (row 0-based, header = 0).
+_QUOTE_ERROR = re.compile(r"inside string starting at row (\d+)")
+
+
+def _parser_problem(message: str, sep: str) -> tuple[int | None, str]:
+    """Turn a pandas parser error into (spreadsheet row, problem with the usual fix)."""
+    shown = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(sep, repr(sep))
+    fields = _FIELDS_ERROR.search(message)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        return line, (
+            f"this row has {saw} cells but the header has {expected} (separator {shown}); "
+            "put cells that contain the separator in double quotes"
+        )
+    quote = _QUOTE_ERROR.search(message)
+    if quote:
+        return int(quote.group(1)) + 1, (
+            "a double quote opened in this row is never closed; close it or remove it"
+        )
+    return None, f"not a valid delimited text file: {message}"
 
 
 def _drop_blank_records(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

@@ -326,7 +326,7 @@ def build_problem(
     segment_names = sorted(set(accounts.text["segment"]) | set(reps.text["segment"]) - {""})
     edges = None
     if adjacency is not None:
-        edges = _edges(adjacency, acc_index, accounts.file)
+        edges = edge_indices(adjacency, acc_index, accounts.file)
 
     sources = {"accounts": accounts.sha256, "reps": reps.sha256}
     if pairs is not None:
@@ -465,7 +465,8 @@ def _rep_bounds(reps: RepTable, metric_names: Sequence[str]) -> tuple[np.ndarray
     return lo, hi
 
 
-def _edges(adjacency: EdgeTable, acc_index: pd.Index, accounts_file: str) -> np.ndarray:
+def edge_indices(adjacency: EdgeTable, acc_index: pd.Index, accounts_file: str) -> np.ndarray:
+    """Return the unit index pairs ``(low, high)`` of an edge list; unknown ids are errors."""
     collector = IssueCollector(adjacency.file)
     where = f"{accounts_file} (account_id)"
     a = _lookup(

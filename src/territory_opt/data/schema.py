@@ -34,6 +34,7 @@ import shapely
 from territory_opt._errors import IssueCollector
 from territory_opt.data.cells import (
     date_cells,
+    date_problem,
     looks_numeric,
     number_cells,
     number_problem,
@@ -275,7 +276,8 @@ def _latlon(
         non_negative=False,
         what="longitude",
     )
-    for pos in np.flatnonzero(lat_empty != lon_empty):
+    # Without allow_empty the empty cell is already reported as missing.
+    for pos in np.flatnonzero((lat_empty != lon_empty) & allow_empty):
         col = lat_col if lat_empty[pos] else lon_col
         collector.add(
             "only one of latitude/longitude is given",
@@ -364,7 +366,17 @@ def _geometry_location(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for pos in np.flatnonzero(missing):
         collector.add("empty or missing geometry", row=int(raw.rows[pos]), column="geometry")
-    valid = ~missing
+    invalid = np.zeros(len(geoms), dtype=bool)
+    invalid[~missing] = ~shapely.is_valid(geoms[~missing])
+    for pos in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[pos])
+        collector.add(
+            f"invalid geometry ({reason}); repair it, e.g. with QGIS 'Fix geometries' "
+            "or shapely.make_valid",
+            row=int(raw.rows[pos]),
+            column="geometry",
+        )
+    valid = ~missing & ~invalid
     points = np.full((len(geoms), 2), np.nan)
     if valid.any():
         # A representative point always lies inside its polygon, unlike a centroid.
@@ -373,7 +385,41 @@ def _geometry_location(
         points[valid, 1] = shapely.get_y(reps)
     if raw.geographic is False:
         return CoordSystem.XY, points
+    _check_degrees(raw, points, collector)
     return CoordSystem.LATLON, points[:, ::-1].copy()
+
+
+def _check_degrees(raw: RawTable, lonlat: np.ndarray, collector: IssueCollector) -> None:
+    """Geometries read as degrees must lie in [-180, 180] × [-90, 90].
+
+    A file without a CRS, or a GeoJSON file (RFC 7946: WGS84 degrees), whose
+    coordinates are metres would otherwise be planned as if on another planet.
+    """
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(lonlat[:, 0]) > 180) | (np.abs(lonlat[:, 1]) > 90)
+    if not bad.any():
+        return
+    if raw.geographic is None:
+        why = (
+            "the file has no coordinate reference system (CRS), so coordinates are read as "
+            "longitude/latitude degrees, but these are not degrees; set the file's CRS "
+            "(e.g. in QGIS or with geopandas set_crs) and try again"
+        )
+    elif raw.file.lower().endswith((".geojson", ".json")):
+        why = (
+            "GeoJSON coordinates must be WGS84 longitude/latitude degrees (RFC 7946); "
+            "reproject the file to EPSG:4326"
+        )
+    else:
+        why = "coordinates are outside the range of degrees of the file's geographic CRS"
+    first = int(np.flatnonzero(bad)[0])
+    x, y = lonlat[first]
+    collector.add(
+        f"location ({x:g}, {y:g}) is outside [-180, 180] × [-90, 90]: {why}"
+        + (f" ({int(bad.sum())} rows like this)" if bad.sum() > 1 else ""),
+        row=int(raw.rows[first]),
+        column="geometry",
+    )
 
 
 def _text_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -492,7 +538,7 @@ def validate_reps(raw: RawTable, *, columns: Mapping[str, str] | None = None) ->
         raw_dates = frame["start_date"].to_numpy(dtype=object)
         for pos in np.flatnonzero(invalid):
             collector.add(
-                f"'{raw_dates[pos]}' is not a date; use YYYY-MM-DD",
+                date_problem(raw_dates[pos]),
                 row=int(raw.rows[pos]),
                 column="start_date",
             )

@@ -37,7 +37,7 @@ from territory_opt.export.files import (
     csv_bytes,
     text_frame,
 )
-from territory_opt.export.writer import Placed, sha256, write_export
+from territory_opt.export.writer import EXPORT_FORMAT_VERSION, Placed, sha256, write_export
 
 #: Objects whose rows are found by key columns instead of a DeveloperName.
 KEYED = {
@@ -304,7 +304,18 @@ def _read_export(folder: Path) -> tuple[dict[str, Any], list[Placed], IdBook]:
     meta_path = folder / "manifest.json"
     if not meta_path.is_file():
         raise InputError.single(str(folder), "is not an export folder (no manifest.json)")
-    manifest = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError.single(str(meta_path), f"is not valid JSON: {err}") from None
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if not isinstance(version, int) or version > EXPORT_FORMAT_VERSION:
+        raise InputError.single(
+            str(meta_path),
+            f"export format version {version!r} is not one this tool reads "
+            f"(up to {EXPORT_FORMAT_VERSION}); upgrade territory-opt or export again",
+            column="format_version",
+        )
     placed = []
     for entry in manifest["files"]:
         path = folder / entry["file"]

@@ -266,6 +266,16 @@ def read_sizing(folder: str | Path) -> SizingRun:
             raise InputError.single(str(meta_path), f"is not readable JSON: {err}") from None
         if isinstance(loaded, dict):
             meta = loaded
+    from territory_opt.sizing.output import SIZING_FORMAT_VERSION
+
+    version = meta.get("format_version", SIZING_FORMAT_VERSION)
+    if not isinstance(version, int) or version > SIZING_FORMAT_VERSION:
+        raise InputError.single(
+            str(meta_path),
+            f"sizing format version {version!r} is newer than this tool reads "
+            f"({SIZING_FORMAT_VERSION}); upgrade territory-opt",
+            column="format_version",
+        )
     plans = _choose_plans(curve, folder)
     if not plans:
         raise InputError.single(

@@ -78,7 +78,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise InputError.single(shown, "scenario file is not UTF-8 text") from None
     try:
         # A SafeLoader subclass: plain data only, no Python objects.
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = load_yaml_text(text, shown)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -95,6 +95,79 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if not isinstance(key, str):
             raise InputError.single(shown, f"key {key!r} is not a name")
     return data
+
+
+#: Most values a scenario may hold once anchors (``&a``/``*a``) are expanded. A real
+#: scenario has a few hundred (a lock list of 100,000 account ids is 100,000); a
+#: "billion laughs" file of nested aliases expands to billions from a few lines.
+MAX_YAML_VALUES = 1_000_000
+
+
+def load_yaml_text(text: str, shown: str) -> Any:
+    """Parse YAML safely, refusing recursive aliases and alias expansion bombs.
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+    shown
+        Where the text comes from, for messages (a file name or ``--grid``).
+
+    Returns
+    -------
+    Any
+        Plain data (mappings, lists, scalars); repeated keys are an error.
+
+    Raises
+    ------
+    InputError
+        For a recursive alias or anchors that expand beyond :data:`MAX_YAML_VALUES`.
+    yaml.YAMLError
+        For text that is not YAML.
+
+    Notes
+    -----
+    The document is composed into nodes first (aliases are shared nodes, so this
+    is cheap), the expanded size is counted with memoisation, and only then are
+    Python values built.
+    """
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, set(), shown)
+        if size > MAX_YAML_VALUES:
+            raise InputError.single(
+                shown,
+                f"anchors and aliases (&/*) expand to {size:,} values, more than the "
+                f"{MAX_YAML_VALUES:,} a scenario may hold; write the values out instead",
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], shown: str) -> int:
+    """Count the values ``node`` stands for once every alias is expanded."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        line = node.start_mark.line + 1
+        raise InputError.single(
+            shown, f"line {line}: an alias refers to a value that contains it (recursive '*')"
+        )
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo, active, shown) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, active, shown) + _expanded_size(v, memo, active, shown)
+    active.discard(key)
+    memo[key] = size
+    return size
 
 
 def _kind(value: object) -> str:

@@ -107,6 +107,7 @@ def run_scenario(
     out: str | Path | None = None,
     *,
     force: bool = False,
+    memory_limit: float | None = None,
 ) -> ScenarioRun:
     """Run the whole chain of a scenario and write its plan folder.
 
@@ -118,6 +119,9 @@ def run_scenario(
         Plan folder to create; default ``plans/<scenario name>``.
     force
         Replace an existing folder.
+    memory_limit
+        Refuse an instance estimated to need more memory than this [GB]
+        (see :mod:`territory_opt.alignment.resources`).
 
     Returns
     -------
@@ -136,14 +140,28 @@ def run_scenario(
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     folder = Path(out) if out is not None else default_out(loaded)
     check_output_folder(folder, force=force)
-    built, plan, quotas = build_plan(loaded, plan_dir=folder)
+    built, plan, quotas = build_plan(loaded, plan_dir=folder, memory_limit=memory_limit)
     with step("Writing the plan folder"):
         write_files(folder, built.files, force=force)
     return ScenarioRun(folder, plan, quotas, built.scenario_hash, built.changes)
 
 
 def write_files(out: Path, files: Mapping[str, bytes], *, force: bool = False) -> Path:
-    """Write a built folder atomically: a temp sibling folder renamed into place."""
+    """Write a built folder atomically: a temp sibling folder renamed into place.
+
+    Raises
+    ------
+    InputError
+        When a file name is absolute or climbs out of the folder (``..``): the
+        files may come from a remote worker, and nothing may be written outside
+        ``out``.
+    """
+    for name in files:
+        parts = Path(name).parts
+        if not parts or Path(name).is_absolute() or ".." in parts or name.startswith(("/", "\\")):
+            raise InputError.single(
+                str(out), f"refusing to write '{name}': a plan folder's files stay inside it"
+            )
     with atomic_folder(out, force=force) as tmp:
         for name, data in sorted(files.items()):
             path = tmp / name
@@ -153,7 +171,7 @@ def write_files(out: Path, files: Mapping[str, bytes], *, force: bool = False) -
 
 
 def build_plan(
-    loaded: LoadedScenario, *, plan_dir: str | Path
+    loaded: LoadedScenario, *, plan_dir: str | Path, memory_limit: float | None = None
 ) -> tuple[BuiltPlan, Plan, QuotaResult | None]:
     """Run the chain in a temp folder and return the plan folder's files in memory.
 
@@ -164,6 +182,8 @@ def build_plan(
     plan_dir
         Where the folder will be written; ``plan.json`` records input paths
         relative to it.
+    memory_limit
+        Largest estimated peak memory of the alignment [GB], or None.
 
     Returns
     -------
@@ -189,6 +209,7 @@ def build_plan(
             threads=solver.threads,
             seed=solver.seed,
             solver=solver.solver,
+            memory_limit=memory_limit,
         )
         folder = work / "plan"
         write_plan(plan, folder, scenario_hash=loaded.hash, plan_dir=final)

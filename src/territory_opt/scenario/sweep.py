@@ -40,7 +40,12 @@ from territory_opt._errors import InputError
 from territory_opt._progress import advance, step
 from territory_opt.scenario.errors import GRID_ORIGIN
 from territory_opt.scenario.kpis import KPI_COLUMNS, WITH_PLAN, folder_hash, folder_kpis, frontier
-from territory_opt.scenario.load import LoadedScenario, load_scenario, with_overrides
+from territory_opt.scenario.load import (
+    LoadedScenario,
+    load_scenario,
+    load_yaml_text,
+    with_overrides,
+)
 from territory_opt.scenario.run import write_files
 from territory_opt.scenario.workers import (
     PointOutcome,
@@ -91,7 +96,7 @@ def parse_grid(options: Sequence[str]) -> list[GridAxis]:
             if not text:
                 raise InputError.single(GRID_ORIGIN, f"'{option}' has an empty value")
             try:
-                values.append(yaml.safe_load(text))
+                values.append(load_yaml_text(text, GRID_ORIGIN))
             except yaml.YAMLError:
                 values.append(text)
         if len(set(texts)) != len(texts):

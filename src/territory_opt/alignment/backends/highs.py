@@ -16,6 +16,7 @@ import highspy
 import numpy as np
 from scipy.sparse import csc_matrix, hstack
 
+from territory_opt._interrupt import watch_highs
 from territory_opt.alignment.backends.base import (
     BackendResult,
     SolveOptions,
@@ -160,6 +161,7 @@ def highs_session(
         h.setOptionValue("mip_rel_gap", float(options.gap))
         if options.threads:
             h.setOptionValue("threads", int(options.threads))
+        watch_highs(h)
         yield h, log
 
 
@@ -293,6 +295,7 @@ class LpSession:
         if options.threads:
             self.h.setOptionValue("threads", int(options.threads))
         self.h.passModel(lp)
+        watch_highs(self.h)
         self.first = True
 
     def scale_elastic(self, factor: float) -> None:
