@@ -298,3 +298,62 @@ def test_written_plan_reads_as_files(tmp_path: Path) -> None:
     meta = json.loads((out / "plan.json").read_text())
     assert meta["objective_name"] == "cut-edges"
     assert meta["inputs"]["units"]["path"] == "../grid.geojson"
+
+
+def _quadrant_grid(tmp_path: Path, *, lock: bool = True) -> Path:
+    """6 x 6 grid whose current territories are its four quadrants (pop 100 each unit)."""
+    side = 6
+    cells, ids, current = [], [], []
+    for r in range(side):
+        for c in range(side):
+            cells.append(shapely.box(c, r, c + 1, r + 1))
+            ids.append(f"U{r}{c}")
+            current.append(f"R{(r >= side // 2) * 2 + (c >= side // 2) + 1}")
+    frame = gpd.GeoDataFrame(
+        {"account_id": ids, "pop": 100, "current_rep": current, "locked_rep": ""},
+        geometry=cells,
+        crs="EPSG:3857",
+    )
+    if lock:  # pin a unit of R2 (bordering R4) to R4
+        frame.loc[frame["account_id"] == "U23", "locked_rep"] = "R4"
+    path = tmp_path / "quadrants.gpkg"
+    frame.to_file(path, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def test_labelled_design_keeps_locks_and_prices_disruption(tmp_path: Path) -> None:
+    layer = load_units(_quadrant_grid(tmp_path))
+    spec = DistrictSpec(k=4, bands={"pop": 0.2}, disruption_weight=1000.0)
+    plan = design_districts(layer, spec, time_limit=60, gap=1e-6)
+    assert plan.status == Status.OPTIMAL
+    check_districts(plan)
+    assert plan.territory_ids == ["R1", "R2", "R3", "R4"]
+    names = np.array(plan.territory_ids)[plan.labels]
+    assert names[list(layer.ids).index("U23")] == "R4"
+    # With a high disruption price only the locked unit moves.
+    moved = names != layer.current
+    assert moved.sum() == 1
+    out = write_district_plan(plan, tmp_path / "plan")
+    table = pd.read_csv(out / "assignments.csv", keep_default_na=False)
+    assert set(table["rep_id"]) == {"R1", "R2", "R3", "R4"}
+    assert table["moved"].sum() == moved.sum()
+
+
+def test_current_territories_name_the_districts(tmp_path: Path) -> None:
+    layer = load_units(_quadrant_grid(tmp_path, lock=False))
+    plan = design_districts(
+        layer,
+        DistrictSpec(k=4, bands={"pop": 0.05}, objective=DistrictObjective.CUT_EDGES),
+        time_limit=30,
+    )
+    # Unlabelled design: the quadrants are optimal (12 cut edges) and keep their names.
+    assert plan.objective == 12
+    assert sorted(plan.territory_ids) == ["R1", "R2", "R3", "R4"]
+    names = np.array(plan.territory_ids)[plan.labels]
+    assert (names == layer.current).all()
+
+
+def test_locks_need_one_district_per_territory(tmp_path: Path) -> None:
+    layer = load_units(_quadrant_grid(tmp_path))
+    with pytest.raises(Exception, match="one district per named territory"):
+        design_districts(layer, DistrictSpec(k=3, bands={"pop": 0.2}), time_limit=5)

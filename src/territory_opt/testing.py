@@ -273,6 +273,15 @@ def check_districts(
         bad.append("a center unit lies outside its district")
     if spec.centers and sorted(u.ids[cen].tolist()) != sorted(spec.centers):
         bad.append("the fixed centers are not the districts' centers")
+    names = np.array(plan.territory_ids, dtype=object)
+    given = names[lab]
+    for i in np.flatnonzero((u.locked != "") & (u.locked != given)).tolist():
+        bad.append(f"unit {u.ids[i]} is locked to {u.locked[i]} but sits in {given[i]}")
+    moved = (u.current != "") & (u.current != given)
+    disruption = 0.0
+    if spec.disruption_weight:
+        basis = u.metric(spec.disruption_metric) if spec.disruption_metric else np.ones(n)
+        disruption = float(spec.disruption_weight * basis[moved].sum())
     # Objective.
     a = u.coords
     c = u.coords[cen[lab]]
@@ -289,6 +298,7 @@ def check_districts(
     else:
         w = u.metric(spec.weight) if spec.weight else np.ones(n)
         objective = float((w * dist).sum())
+    objective += disruption
     if abs(objective - plan.objective) > rtol * max(1.0, abs(objective)) * 10:
         bad.append(f"objective {plan.objective:.10g} does not match recomputed {objective:.10g}")
     if np.isfinite(plan.lower_bound) and plan.lower_bound > objective * (1 + rtol) + rtol:

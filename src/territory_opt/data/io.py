@@ -55,6 +55,8 @@ class RawTable:
     geographic
         For spatial files: ``True`` when the CRS is geographic (lon/lat degrees),
         ``False`` when projected, ``None`` otherwise.
+    crs
+        For spatial files: the coordinate reference system as WKT, if any.
     """
 
     file: str
@@ -63,6 +65,7 @@ class RawTable:
     sha256: str
     geometry: np.ndarray | None = None
     geographic: bool | None = None
+    crs: str | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -352,7 +355,8 @@ def _read_spatial(path: Path) -> RawTable:
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     frame = _normalise_columns(frame.reset_index(drop=True), name)
     rows = np.arange(len(frame), dtype=np.int64) + 1
-    return RawTable(name, frame, rows, digest, geometry=geometry, geographic=geographic)
+    crs = gdf.crs.to_wkt() if gdf.crs is not None else None
+    return RawTable(name, frame, rows, digest, geometry=geometry, geographic=geographic, crs=crs)
 
 
 def frame_from_records(name: str, frame: pd.DataFrame, *, sha256: str = "") -> RawTable:

@@ -165,7 +165,8 @@ class _Search:
 
     def on_solution(self, e: Any) -> None:
         """Collect cuts from every disconnected incumbent; keep the best contiguous one."""
-        values = np.asarray(e.data_out.mip_solution, dtype=np.float64)
+        # A copy: the callback's array is HiGHS's buffer and changes later.
+        values = np.array(e.data_out.mip_solution, dtype=np.float64, copy=True)
         cuts = self.separate(values)
         if cuts.count:
             self.pending.append(cuts)
@@ -336,6 +337,7 @@ def solve_center_model(
     start: np.ndarray | None = None,
     fixed_centers: np.ndarray | None = None,
     feasibility: bool = False,
+    center_groups: np.ndarray | None = None,
 ) -> MipResult:
     """Solve the center model with lazy separator cuts.
 
@@ -358,10 +360,18 @@ def solve_center_model(
         Units that must be centers.
     feasibility
         Stop at the first design found (used by the max-distance bisection).
+    center_groups
+        Group per unit (-1: none); exactly one center opens in each group
+        (labelled designs: one district per territory).
     """
     n = allowed.shape[0]
     cm = center_columns(allowed)
     rows = _center_rows(cm, n, k, values, lo, hi, nbrs, fixed_centers)
+    if center_groups is not None:
+        opened = np.flatnonzero(cm.open_col >= 0)
+        group = center_groups[opened]
+        keep = group >= 0
+        rows.add(group[keep], cm.open_col[opened[keep]], 1.0, 1.0, 1.0, int(group.max()) + 1)
     col_cost = np.zeros(cm.n_cols) if feasibility else cost[cm.unit, cm.center]
     col_of = {(int(u), int(c)): t for t, (u, c) in enumerate(zip(cm.unit, cm.center, strict=True))}
     with highs_session(options, time_limit=max(deadline - time.monotonic(), 0.01)) as (h, log):

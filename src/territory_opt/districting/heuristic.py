@@ -26,7 +26,7 @@ import highspy
 import numpy as np
 from scipy.sparse import csc_matrix
 
-from territory_opt.districting.contiguity import pieces
+from territory_opt.districting.contiguity import is_contiguous, pieces
 from territory_opt.districting.spec import DistrictObjective
 
 #: Relative weight of one unit of band violation against the objective in the
@@ -62,6 +62,14 @@ class Context:
         The request.
     fixed_centers
         Center units that may not move, or None.
+    extra
+        ``(n, k)`` cost of unit i in district j on top of the objective
+        (disruption), or None.
+    locked
+        District index each unit is locked to (-1: free), or None.
+    home
+        In a labelled design, the district each unit may be a center of (-1:
+        none), or None.
     """
 
     dist: np.ndarray
@@ -76,6 +84,9 @@ class Context:
     objective: DistrictObjective
     contiguous: bool
     fixed_centers: np.ndarray | None
+    extra: np.ndarray | None = None
+    locked: np.ndarray | None = None
+    home: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -92,15 +103,28 @@ class Context:
         return float((over / self.scale()).sum())
 
     def objective_of(self, design: Design) -> float:
-        """Return the requested objective of a design."""
+        """Return the requested objective of a design (plus disruption)."""
         lab, cen = design.labels, design.centers
+        extra = 0.0 if self.extra is None else float(self.extra[np.arange(self.n), lab].sum())
         if self.objective == DistrictObjective.CUT_EDGES:
             cut = lab[self.edges[:, 0]] != lab[self.edges[:, 1]]
-            return float(self.edge_cost[cut].sum())
+            return float(self.edge_cost[cut].sum()) + extra
         d = self.dist[np.arange(self.n), cen[lab]]
         if self.objective == DistrictObjective.MAX_DISTANCE:
-            return float(d.max())
-        return float((self.weight * d).sum())
+            return float(d.max()) + extra
+        return float((self.weight * d).sum()) + extra
+
+    def valid(self, design: Design) -> bool:
+        """Whether every band, lock, center rule and (when asked) contiguity holds."""
+        if self.violation(totals_of(self, design.labels)) > 1e-9:
+            return False
+        if self.locked is not None:
+            free = self.locked < 0
+            if not (free | (design.labels == self.locked)).all():
+                return False
+        if self.home is not None and (self.home[design.centers] != np.arange(self.k)).any():
+            return False
+        return not self.contiguous or is_contiguous(design.labels, self.edges, self.k)
 
 
 def totals_of(ctx: Context, labels: np.ndarray) -> np.ndarray:
@@ -122,6 +146,9 @@ def seed_centers(ctx: Context, rng: np.random.Generator) -> np.ndarray:
     """k-means++ seeding on the distance matrix, weighted by the distance weight."""
     if ctx.fixed_centers is not None:
         return np.array(ctx.fixed_centers, dtype=np.int64)
+    if ctx.home is not None:
+        # One center per territory: its members' medoid.
+        return medoids(ctx, ctx.home.copy(), np.zeros(ctx.k, dtype=np.int64))
     w = np.maximum(ctx.weight, 1e-12)
     first = int(rng.choice(ctx.n, p=w / w.sum()))
     centers = [first]
@@ -146,8 +173,14 @@ def allocate(ctx: Context, centers: np.ndarray) -> np.ndarray:
         cost = ctx.dist[:, centers] ** 2
     else:
         cost = ctx.weight[:, None] * ctx.dist[:, centers]
+    if ctx.extra is not None:
+        cost = cost + ctx.extra
     scale = max(float(cost.max()), 1e-9)
     cost = cost / scale
+    if ctx.locked is not None:
+        fixed = ctx.locked >= 0
+        cost[fixed] = 1e6
+        cost[fixed, ctx.locked[fixed]] = 0.0
     cols = np.arange(n * k)
     unit = np.repeat(np.arange(n), k)
     dist_j = np.tile(np.arange(k), n)
@@ -276,7 +309,7 @@ def improve(ctx: Context, design: Design, deadline: float) -> Design:
         for u in boundary:
             u = int(u)
             a = int(labels[u])
-            if is_center[u] and not cut_obj:
+            if (is_center[u] and not cut_obj) or (ctx.locked is not None and ctx.locked[u] >= 0):
                 continue
             if ctx.contiguous:
                 targets = sorted({int(labels[v]) for v in ctx.nbrs[u]} - {a})
@@ -306,6 +339,8 @@ def improve(ctx: Context, design: Design, deadline: float) -> Design:
                     dobj = float(new_d**2 - cur_d[u] ** 2)
                 else:
                     dobj = float(ctx.weight[u] * (dist_c[u, b] - cur_d[u]))
+                if ctx.extra is not None:
+                    dobj += float(ctx.extra[u, b] - ctx.extra[u, a])
                 key = (dv, dobj, b)
                 if (dv < -1e-12 or (abs(dv) <= 1e-12 and dobj < -1e-9)) and (
                     best is None or key < best
@@ -343,13 +378,25 @@ def medoids(ctx: Context, labels: np.ndarray, centers: np.ndarray) -> np.ndarray
         members = np.flatnonzero(labels == j)
         if len(members) == 0:
             continue
-        sub = ctx.dist[np.ix_(members, members)]
+        allowed = members if ctx.home is None else members[ctx.home[members] == j]
+        if len(allowed) == 0:
+            continue
+        sub = ctx.dist[np.ix_(members, allowed)]
         if ctx.objective == DistrictObjective.MAX_DISTANCE:
             score = sub.max(axis=0)
         else:
             score = ctx.weight[members] @ sub
-        out[j] = members[int(np.argmin(score))]
+        out[j] = allowed[int(np.argmin(score))]
     return out
+
+
+def rank(ctx: Context, d: Design) -> tuple[float, float, float]:
+    """Sort key of designs: valid first, then less band violation, then objective."""
+    return (
+        0.0 if ctx.valid(d) else 1.0,
+        ctx.violation(totals_of(ctx, d.labels)),
+        ctx.objective_of(d),
+    )
 
 
 def design(ctx: Context, *, seed: int, deadline: float, start: Design | None = None) -> Design:
@@ -361,7 +408,7 @@ def design(ctx: Context, *, seed: int, deadline: float, start: Design | None = N
     rng = np.random.default_rng(seed)
     centers = start.centers if start is not None else seed_centers(ctx, rng)
     best: Design | None = None
-    best_key = (np.inf, np.inf)
+    best_key = (np.inf, np.inf, np.inf)
     labels = start.labels if start is not None else None
     for _ in range(MAX_ROUNDS):
         if labels is None:
@@ -370,7 +417,7 @@ def design(ctx: Context, *, seed: int, deadline: float, start: Design | None = N
         if ctx.contiguous:
             current = make_contiguous(ctx, current)
         current = improve(ctx, current, deadline)
-        key = (ctx.violation(totals_of(ctx, current.labels)), ctx.objective_of(current))
+        key = rank(ctx, current)
         if key < best_key:
             best, best_key = current, key
         new_centers = medoids(ctx, current.labels, current.centers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ def assignments_frame(plan: DistrictPlan) -> pd.DataFrame:
     """One row per unit: unit id, territory, previous territory, moved, metric values."""
     u = plan.units
     assert plan.labels is not None
-    tid = np.array(plan.territory_ids, dtype=object)[plan.labels]
+    names = np.array(plan.territory_ids, dtype=object)
+    tid = names[plan.labels]
+    reps = np.array(_rep_ids(plan), dtype=object)[plan.labels]
     frame = pd.DataFrame(
         {
             "account_id": u.ids,
-            "rep_id": "",
+            "rep_id": reps,
             "territory_id": tid,
             "previous_rep_id": u.current,
             "moved": (u.current != "") & (u.current != tid),
@@ -45,6 +48,12 @@ def assignments_frame(plan: DistrictPlan) -> pd.DataFrame:
     return frame
 
 
+def _rep_ids(plan: DistrictPlan) -> list[str]:
+    """Return each district's rep: its territory label when that came from ``current_rep``."""
+    labels = set(plan.units.current.tolist()) | set(plan.units.locked.tolist())
+    return [t if t in labels and t else "" for t in plan.territory_ids]
+
+
 def territories_frame(plan: DistrictPlan) -> pd.DataFrame:
     """One row per district: totals, mean target, deviation, center unit, cut edges."""
     u, spec = plan.units, plan.spec
@@ -54,7 +63,7 @@ def territories_frame(plan: DistrictPlan) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "territory_id": plan.territory_ids,
-            "rep_id": "",
+            "rep_id": _rep_ids(plan),
             "units": np.bincount(labels, minlength=k),
         }
     )
@@ -123,7 +132,7 @@ def _gpkg_bytes(plan: DistrictPlan, tmp: Path) -> bytes | None:
     import geopandas as gpd
     import pyogrio
 
-    crs = "EPSG:4326" if u.coord_system == CoordSystem.LATLON else None
+    crs = u.crs or ("EPSG:4326" if u.coord_system == CoordSystem.LATLON else None)
     frame = gpd.GeoDataFrame(
         {"territory_id": np.array(plan.territory_ids, dtype=object)[plan.labels]},
         geometry=list(u.geometry),
@@ -133,7 +142,10 @@ def _gpkg_bytes(plan: DistrictPlan, tmp: Path) -> bytes | None:
     path = tmp / ".territories.gpkg"
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
     try:
-        shapes.to_file(path, driver="GPKG", engine="pyogrio", layer="territories")
+        with warnings.catch_warnings():
+            # Units in x/y without a CRS stay without one; the warning says nothing new.
+            warnings.filterwarnings("ignore", message="'crs' was not provided")
+            shapes.to_file(path, driver="GPKG", engine="pyogrio", layer="territories")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     data = path.read_bytes()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from territory_opt._errors import InfeasibleError, InputError
 from territory_opt.alignment.backends.base import SolveOptions, Status
 from territory_opt.alignment.backends.highs import version as highs_version
 from territory_opt.districting import bounds, heuristic
-from territory_opt.districting.contiguity import is_contiguous
 from territory_opt.districting.exact import (
     MipResult,
     canonical_labels,
@@ -85,9 +86,33 @@ class DistrictPlan:
 
     @property
     def territory_ids(self) -> list[str]:
-        """Territory ids ``D01``... in district order."""
-        width = max(2, len(str(self.spec.k)))
-        return [f"D{j + 1:0{width}d}" for j in range(self.spec.k)]
+        """Name of each district.
+
+        A labelled design (locks or disruption) names district j after the j-th
+        territory label. Otherwise districts take the current territory they
+        overlap most (one each, by an assignment on shared units) when units
+        carry ``current_rep``, and ``D01``, ``D02``... for the rest.
+        """
+        k = self.spec.k
+        width = max(2, len(str(k)))
+        names = [f"D{j + 1:0{width}d}" for j in range(k)]
+        labelled = self.spec.territory_labels(self.units)
+        if labelled is not None:
+            return list(labelled)
+        current = self.units.current
+        if self.labels is None or not (current != "").any():
+            return names
+        known = sorted(set(current.tolist()) - {""})
+        code = {c: t for t, c in enumerate(known)}
+        overlap = np.zeros((k, len(known)))
+        for j, c in zip(self.labels.tolist(), current.tolist(), strict=True):
+            if c:
+                overlap[j, code[c]] += 1
+        rows, cols = linear_sum_assignment(-overlap)
+        for j, t in zip(rows.tolist(), cols.tolist(), strict=True):
+            if overlap[j, t] > 0:
+                names[j] = known[t]
+        return names
 
 
 def _context(units: UnitLayer, spec: DistrictSpec, dist: np.ndarray) -> heuristic.Context:
@@ -99,6 +124,16 @@ def _context(units: UnitLayer, spec: DistrictSpec, dist: np.ndarray) -> heuristi
     if spec.centers:
         index = {u: i for i, u in enumerate(units.ids.tolist())}
         fixed = np.array([index[c] for c in spec.centers], dtype=np.int64)
+    extra = locked = home = None
+    names_of = spec.territory_labels(units)
+    if names_of is not None:
+        code = {name: j for j, name in enumerate(names_of)}
+        current = np.array([code.get(c, -1) for c in units.current.tolist()], dtype=np.int64)
+        locked = np.array([code.get(c, -1) for c in units.locked.tolist()], dtype=np.int64)
+        home = np.where(locked >= 0, locked, current)
+        basis = units.metric(spec.disruption_metric) if spec.disruption_metric else np.ones(units.n)
+        moved = (current[:, None] >= 0) & (current[:, None] != np.arange(spec.k)[None, :])
+        extra = spec.disruption_weight * basis[:, None] * moved
     return heuristic.Context(
         dist=dist,
         weight=np.asarray(weight, dtype=np.float64),
@@ -112,6 +147,9 @@ def _context(units: UnitLayer, spec: DistrictSpec, dist: np.ndarray) -> heuristi
         objective=spec.objective,
         contiguous=spec.contiguous,
         fixed_centers=fixed,
+        extra=extra,
+        locked=locked,
+        home=home,
     )
 
 
@@ -198,11 +236,9 @@ def design_districts(
     while not exact and time.monotonic() < h_deadline - 0.05 * time_limit:
         other = heuristic.design(ctx, seed=seed + restarts, deadline=h_deadline)
         restarts += 1
-        if _key(ctx, other) < _key(ctx, best):
+        if heuristic.rank(ctx, other) < heuristic.rank(ctx, best):
             best = other
-    balanced = ctx.violation(heuristic.totals_of(ctx, best.labels)) <= 1e-9
-    if spec.contiguous:
-        balanced = balanced and is_contiguous(best.labels, ctx.edges, spec.k)
+    balanced = ctx.valid(best)
     stats: dict[str, float] = {
         "heuristic_objective": ctx.objective_of(best) if balanced else np.inf,
         "heuristic_seconds": time.monotonic() - start,
@@ -246,7 +282,8 @@ def design_districts(
             stats,
             log,
         )
-    incumbent = _canonical(ctx, incumbent)
+    if ctx.home is None:
+        incumbent = _canonical(ctx, incumbent)
     objective = ctx.objective_of(incumbent)
     bound = min(bound, objective)
     rel = max(0.0, objective - bound) / max(abs(objective), 1e-9)
@@ -269,10 +306,6 @@ def design_districts(
         stats,
         log,
     )
-
-
-def _key(ctx: heuristic.Context, d: heuristic.Design) -> tuple[float, float]:
-    return ctx.violation(heuristic.totals_of(ctx, d.labels)), ctx.objective_of(d)
 
 
 def _canonical(ctx: heuristic.Context, d: heuristic.Design) -> heuristic.Design:
@@ -299,7 +332,7 @@ def _solve_exact(
 ) -> MipResult:
     nbrs = ctx.nbrs if spec.contiguous else None
     if spec.objective == DistrictObjective.CUT_EDGES:
-        fixed = None
+        fixed = ctx.locked
         if ctx.fixed_centers is not None:
             fixed = np.full(ctx.n, -1, dtype=np.int64)
             fixed[ctx.fixed_centers] = np.arange(ctx.k)
@@ -323,16 +356,27 @@ def _solve_exact(
             deadline=deadline,
             start=start,
             fixed=fixed,
+            unit_cost=ctx.extra,
         )
     allowed = np.ones((ctx.n, ctx.n), dtype=bool)
     if ctx.fixed_centers is not None:
         allowed[:] = False
         allowed[:, ctx.fixed_centers] = True
+    cost = ctx.weight[:, None] * ctx.dist
+    if ctx.home is not None:
+        # A district is the territory of its center: centers come from a territory,
+        # locked units go to a center of their territory, moving costs disruption.
+        allowed &= (ctx.home >= 0)[None, :]
+        assert ctx.locked is not None and ctx.extra is not None
+        pinned = ctx.locked >= 0
+        allowed[pinned] &= ctx.home[None, :] == ctx.locked[pinned, None]
+        np.fill_diagonal(allowed, ctx.home >= 0)
+        cost = cost + ctx.extra[:, np.maximum(ctx.home, 0)]
     start = incumbent.centers[incumbent.labels] if incumbent is not None else None
     if spec.objective == DistrictObjective.SUM_DISTANCE:
-        return solve_center_model(
+        result = solve_center_model(
             allowed=allowed,
-            cost=ctx.weight[:, None] * ctx.dist,
+            cost=cost,
             k=ctx.k,
             values=ctx.values,
             lo=ctx.lo,
@@ -343,8 +387,17 @@ def _solve_exact(
             deadline=deadline,
             start=start,
             fixed_centers=ctx.fixed_centers,
+            center_groups=ctx.home,
         )
-    return _bisect_radius(ctx, allowed, options, deadline, incumbent, nbrs)
+    else:
+        result = _bisect_radius(ctx, allowed, options, deadline, incumbent, nbrs)
+    if ctx.home is not None and result.labels is not None and result.centers is not None:
+        # Number districts by territory: district j is centered in territory j.
+        centers = np.empty(ctx.k, dtype=np.int64)
+        centers[ctx.home[result.centers]] = result.centers
+        labels = ctx.home[result.centers][result.labels]
+        result = dataclasses.replace(result, labels=labels, centers=centers)
+    return result
 
 
 def _bisect_radius(
@@ -381,6 +434,7 @@ def _bisect_radius(
             deadline=deadline,
             fixed_centers=ctx.fixed_centers,
             feasibility=True,
+            center_groups=ctx.home,
         )
         rounds += result.rounds
         cuts += result.cuts

@@ -47,6 +47,16 @@ class DistrictSpec:
         ``cut-edges`` counts shared boundary length instead of edges.
     centers
         Fixed center unit ids (exactly k), or empty to choose centers.
+    disruption_weight
+        Cost of each unit (times ``disruption_metric``, else 1) that leaves its
+        current territory (the units' ``current_rep`` column).
+    disruption_metric
+        Metric that weights disruption (e.g. ``pop``), or None for unit counts.
+
+    When units carry ``locked_rep`` or a disruption weight is set, the design is
+    *labelled*: district j is the territory named by the j-th sorted label of
+    ``current_rep``/``locked_rep``, k must equal the number of labels, and a
+    district's center is a unit of its own territory.
     """
 
     k: int
@@ -56,6 +66,8 @@ class DistrictSpec:
     weight: str | None = None
     cut_length: bool = False
     centers: tuple[str, ...] = ()
+    disruption_weight: float = 0.0
+    disruption_metric: str | None = None
 
     def limits(
         self, units: UnitLayer
@@ -68,6 +80,13 @@ class DistrictSpec:
         mean = values.sum(axis=0) / self.k
         tol = np.array([self.bands[m] for m in names])
         return names, values, (1 - tol) * mean, (1 + tol) * mean
+
+    def territory_labels(self, units: UnitLayer) -> tuple[str, ...] | None:
+        """Sorted territory labels when the design is labelled (see class doc), else None."""
+        if not self.disruption_weight and not (units.locked != "").any():
+            return None
+        names = set(units.current.tolist()) | set(units.locked.tolist())
+        return tuple(sorted(names - {""}))
 
     def validate(self, units: UnitLayer) -> None:
         """Raise InputError when the request does not fit the units."""
@@ -102,3 +121,28 @@ class DistrictSpec:
                     raise InputError.single(where, f"center '{c}' is not a unit id")
             if len(set(self.centers)) != len(self.centers):
                 raise InputError.single(where, "a center unit is listed twice")
+        if self.disruption_weight < 0:
+            raise InputError.single(where, "disruption weight must be >= 0")
+        if self.disruption_metric is not None:
+            units.metric(self.disruption_metric)
+        labels = self.territory_labels(units)
+        if labels is not None:
+            if self.disruption_weight and not (units.current != "").any():
+                raise InputError.single(
+                    units.file, "disruption needs current territories (column current_rep)"
+                )
+            if len(labels) != self.k:
+                raise InputError.single(
+                    where,
+                    f"k = {self.k}, but the units name {len(labels)} territories in "
+                    "current_rep/locked_rep; with locks or disruption there is one district "
+                    "per named territory",
+                )
+            if self.centers:
+                raise InputError.single(
+                    where, "fixed centers and locks/disruption cannot be combined yet"
+                )
+            if self.disruption_weight and self.objective == DistrictObjective.MAX_DISTANCE:
+                raise InputError.single(
+                    where, "disruption is a sum: combine it with sum-distance or cut-edges"
+                )

@@ -51,6 +51,8 @@ class UnitLayer:
         Display names (``name`` column, else the id).
     geometry
         Shapely polygons when read from a spatial file, else None.
+    crs
+        The polygons' coordinate reference system (WKT), if known.
     warnings
         Messages for the user (bridged islands).
     sources, source_paths
@@ -69,6 +71,7 @@ class UnitLayer:
     locked: np.ndarray
     names: np.ndarray
     geometry: np.ndarray | None = None
+    crs: str | None = None
     warnings: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)
     source_paths: Mapping[str, str] = field(default_factory=dict)
@@ -214,6 +217,7 @@ def load_units(
         locked=_frozen(table.text["locked_rep"]),
         names=_frozen(names.astype(object)),
         geometry=table.geometry,
+        crs=raw.crs,
         warnings=tuple(warnings),
         sources=sources,
         source_paths=paths,
