@@ -213,14 +213,15 @@ def test_cli_unknown_unit_in_edge_list_names_row(tmp_path: Path) -> None:
 
 
 def test_infeasible_contiguity_is_proven_and_explained(tmp_path: Path) -> None:
-    # A star: the hub touches every leaf; leaves only touch the hub. Two contiguous
-    # districts with +-10 % population cannot exist (one side is a lone leaf).
+    # A star: the hub touches every leaf; leaves only touch the hub. Two districts of
+    # 21 +- 10 % population exist ({L1, L2} and {H, L3, L4}), but not contiguous ones:
+    # a district without the hub is a single leaf of 10.
     units = pd.DataFrame(
         {
             "account_id": ["H", "L1", "L2", "L3", "L4"],
             "x": [0, 1, -1, 0, 0],
             "y": [0, 0, 0, 1, -1],
-            "pop": [10, 10, 10, 10, 10],
+            "pop": [2, 10, 10, 10, 10],
         }
     )
     edges = pd.DataFrame({"unit_a": ["H"] * 4, "unit_b": ["L1", "L2", "L3", "L4"]})
@@ -229,12 +230,19 @@ def test_infeasible_contiguity_is_proven_and_explained(tmp_path: Path) -> None:
     plan = design_districts(layer, DistrictSpec(k=2, bands={"pop": 0.1}), time_limit=20)
     assert plan.status == Status.INFEASIBLE
     assert plan.diagnosis is not None
-    assert "non-contiguous" in plan.diagnosis["summary"]
+    assert plan.diagnosis["findings"][0]["family"] == "contiguity"
+    assert "several pieces" in plan.diagnosis["summary"]
     free = design_districts(
-        layer, DistrictSpec(k=2, bands={"pop": 0.25}, contiguous=False), time_limit=20
+        layer, DistrictSpec(k=2, bands={"pop": 0.1}, contiguous=False), time_limit=20
     )
     assert free.labels is not None
     check_districts(free)
+    # Bands that no split meets are named as such.
+    tight = design_districts(
+        layer, DistrictSpec(k=2, bands={"pop": 0.1, "units": 0.05}), time_limit=20
+    )
+    assert tight.diagnosis is not None
+    assert [f.get("metric") for f in tight.diagnosis["findings"]] == ["units"]
 
 
 # ----------------------------------------------------------- heuristic and checker
@@ -357,3 +365,39 @@ def test_locks_need_one_district_per_territory(tmp_path: Path) -> None:
     layer = load_units(_quadrant_grid(tmp_path))
     with pytest.raises(Exception, match="one district per named territory"):
         design_districts(layer, DistrictSpec(k=3, bands={"pop": 0.2}), time_limit=5)
+
+
+def test_account_metrics_are_summed_per_unit(tmp_path: Path) -> None:
+    grid = _grid(tmp_path, side=4)
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"A{i}" for i in range(32)],
+            "geo_unit": [f"U{i % 16:02d}" for i in range(32)],
+            "potential": np.arange(32, dtype=float),
+        }
+    )
+    accounts.to_csv(tmp_path / "accounts.csv", index=False)
+    layer = load_units(grid, accounts=tmp_path / "accounts.csv")
+    assert layer.metric("potential")[3] == 3 + 19
+    plan = design_districts(layer, DistrictSpec(k=2, bands={"potential": 0.1}), time_limit=20)
+    check_districts(plan)
+    (tmp_path / "bad.csv").write_text("account_id,geo_unit,potential\nA1,U01,5\nA2,U99,1\n")
+    result = runner.invoke(
+        app,
+        ["districts", str(grid), "--accounts", str(tmp_path / "bad.csv"), "--k", "2"]
+        + ["--out", str(tmp_path / "p")],
+    )
+    assert result.exit_code == 2
+    assert "bad.csv, row 3, column 'geo_unit': unknown unit 'U99'" in result.output
+
+
+def test_design_is_never_worse_than_todays_map(tmp_path: Path) -> None:
+    layer = load_units(_quadrant_grid(tmp_path, lock=False))
+    spec = DistrictSpec(k=4, bands={"pop": 0.05}, objective=DistrictObjective.SUM_DISTANCE)
+    ctx = _context(layer, spec, layer.distances())
+    codes = {"R1": 0, "R2": 1, "R3": 2, "R4": 3}
+    today = np.array([codes[c] for c in layer.current])
+    current = heuristic.Design(today, heuristic.medoids(ctx, today, np.zeros(4, dtype=np.int64)))
+    plan = design_districts(layer, spec, time_limit=30)
+    assert plan.objective <= ctx.objective_of(current) + 1e-9
+    check_districts(plan)

@@ -24,7 +24,9 @@ runner = CliRunner()
 GRID = ["balance.potential=8%,12%", "disruption.max_moved_share=0.5,60%"]
 #: Grid of the interruption test: each point takes a moment, so the sweep is still
 #: running when the first folder lands.
-SLOW_GRID = ["balance.potential=6%,7%,8%,9%,10%,11%"]
+# Enough points that Ctrl-C after the first one lands before the last one ends.
+SLOW_GRID = ["balance.potential=" + ",".join(f"{p}%" for p in range(6, 30))]
+SLOW_POINTS = 24
 
 
 @pytest.fixture
@@ -148,7 +150,7 @@ def test_interrupted_sweep_leaves_complete_folders_only(scenario: Path, tmp_path
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     done = points_of(out)
-    assert 1 <= len(done) < 6
+    assert 1 <= len(done) < SLOW_POINTS
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp folders
     for name in done:  # every folder is complete: plan.json lists every file, hashes match
         meta = json.loads((out / name / "plan.json").read_text())
@@ -159,7 +161,7 @@ def test_interrupted_sweep_leaves_complete_folders_only(scenario: Path, tmp_path
     result = runner.invoke(app, args[1:])
     assert result.exit_code == 0, result.output
     assert result.stderr.count("(kept from an earlier run)") == len(done)
-    assert len(points_of(out)) == 6
+    assert len(points_of(out)) == SLOW_POINTS
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])

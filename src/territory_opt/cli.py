@@ -1003,8 +1003,19 @@ def districts(
     centers: Annotated[
         str | None, typer.Option(help="Fixed centers: a file with a unit_id column, or ids a,b,c.")
     ] = None,
+    disruption_weight: Annotated[
+        float,
+        typer.Option(help="Cost per unit leaving its current territory (current_rep column)."),
+    ] = 0.0,
+    disruption_metric: Annotated[
+        str | None, typer.Option(help="Metric weighting disruption (default: unit count).")
+    ] = None,
     id_column: Annotated[
         str | None, typer.Option(help="Column holding the unit id (default account_id).")
+    ] = None,
+    accounts: Annotated[
+        Path | None,
+        typer.Option(help="Accounts with a geo_unit column: their metrics are summed per unit."),
     ] = None,
     metric: Annotated[
         list[str] | None, typer.Option(help="Metric columns to read (default: all numeric).")
@@ -1036,6 +1047,7 @@ def districts(
             adjacency=rule_or_file,
             metrics=metric,
             columns={"account_id": id_column} if id_column else None,
+            accounts=accounts,
         )
         fixed: tuple[str, ...] = ()
         if centers:
@@ -1058,6 +1070,8 @@ def districts(
             weight=weight,
             cut_length=cut_length,
             centers=fixed,
+            disruption_weight=disruption_weight,
+            disruption_metric=disruption_metric,
         )
         check_output_folder(out_dir, force=force)
         plan = design_districts(

@@ -184,6 +184,7 @@ def design_districts(
     gap: float = 1e-4,
     seed: int = 0,
     threads: int = 0,
+    diagnose: bool = True,
 ) -> DistrictPlan:
     """Design k balanced (and contiguous) districts from geographic units.
 
@@ -201,6 +202,9 @@ def design_districts(
         Seed of the heuristic and the solver.
     threads
         Solver threads (0: the solver chooses).
+    diagnose
+        When the request proves infeasible, find which requirement blocks it
+        (contiguity, or which band) with further solves in the time left.
 
     Returns
     -------
@@ -232,6 +236,12 @@ def design_districts(
     exact = _exact_applies(units, spec)
     h_deadline = start + (HEURISTIC_SHARE if exact else HEURISTIC_SHARE_LARGE) * time_limit
     best = heuristic.design(ctx, seed=seed, deadline=h_deadline)
+    current = _current_design(units, spec, ctx)
+    if current is not None:
+        # Improve today's map as well; keep whichever is better.
+        improved = heuristic.design(ctx, seed=seed, deadline=h_deadline, start=current)
+        if heuristic.rank(ctx, improved) < heuristic.rank(ctx, best):
+            best = improved
     restarts = 1
     while not exact and time.monotonic() < h_deadline - 0.05 * time_limit:
         other = heuristic.design(ctx, seed=seed + restarts, deadline=h_deadline)
@@ -251,7 +261,10 @@ def design_districts(
         result = _solve_exact(ctx, spec, options, deadline, incumbent)
         stats.update({"mip_rounds": float(result.rounds), "contiguity_cuts": float(result.cuts)})
         if result.status == "infeasible":
-            return _infeasible(units, spec, options, start, _diagnosis(spec), "highs-mip")
+            diagnosis = (
+                _diagnosis(units, spec, deadline, seed) if diagnose else _diagnosis_text(spec)
+            )
+            return _infeasible(units, spec, options, start, diagnosis, "highs-mip")
         if result.labels is not None:
             centers = (
                 result.centers
@@ -306,6 +319,21 @@ def design_districts(
         stats,
         log,
     )
+
+
+def _current_design(
+    units: UnitLayer, spec: DistrictSpec, ctx: heuristic.Context
+) -> heuristic.Design | None:
+    """Today's territories as a start, when every unit has one and there are k of them."""
+    if (units.current == "").any():
+        return None
+    names = spec.territory_labels(units) or tuple(sorted(set(units.current.tolist())))
+    if len(names) != spec.k or not set(units.current.tolist()) <= set(names):
+        return None
+    code = {name: j for j, name in enumerate(names)}
+    labels = np.array([code[c] for c in units.current.tolist()], dtype=np.int64)
+    centers = heuristic.medoids(ctx, labels, np.zeros(spec.k, dtype=np.int64))
+    return heuristic.Design(labels, centers)
 
 
 def _canonical(ctx: heuristic.Context, d: heuristic.Design) -> heuristic.Design:
@@ -481,7 +509,9 @@ def _large_bound(ctx: heuristic.Context, upper: float, deadline: float) -> float
     )
 
 
-def _diagnosis(spec: DistrictSpec) -> dict[str, Any]:
+def _diagnosis_text(
+    spec: DistrictSpec, findings: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     bands = ", ".join(f"{m} ±{t:.2%}" for m, t in sorted(spec.bands.items()))
     what = (
         f"no {'contiguous ' if spec.contiguous else ''}design of {spec.k} districts meets {bands}"
@@ -490,7 +520,54 @@ def _diagnosis(spec: DistrictSpec) -> dict[str, Any]:
         ", or allow non-contiguous districts" if spec.contiguous else ""
     )
     summary = f"{what}; {advice}"
-    return {"summary": summary, "findings": [{"family": "district", "message": summary}]}
+    found = findings or [{"family": "district", "message": summary}]
+    if findings:
+        summary = f"{what}: " + "; ".join(f["message"] for f in findings)
+    return {"summary": summary, "findings": found}
+
+
+def _diagnosis(units: UnitLayer, spec: DistrictSpec, deadline: float, seed: int) -> dict[str, Any]:
+    """Say which requirement blocks: contiguity, or bands that are infeasible alone."""
+    findings: list[dict[str, Any]] = []
+
+    def feasible(other: DistrictSpec) -> bool | None:
+        left = deadline - time.monotonic()
+        if left < 0.5:
+            return None
+        plan = design_districts(units, other, time_limit=left, seed=seed, diagnose=False)
+        if plan.status == Status.INFEASIBLE:
+            return False
+        return True if plan.labels is not None else None
+
+    if spec.contiguous and feasible(dataclasses.replace(spec, contiguous=False)):
+        findings.append(
+            {
+                "family": "contiguity",
+                "message": "the bands can be met only by districts in several pieces: "
+                "allow non-contiguous districts, widen a band, or change k",
+            }
+        )
+        return _diagnosis_text(spec, findings)
+    if len(spec.bands) > 1:
+        for metric, tol in sorted(spec.bands.items()):
+            alone = dataclasses.replace(spec, bands={metric: tol}, contiguous=False)
+            if feasible(alone) is False:
+                findings.append(
+                    {
+                        "family": "band",
+                        "metric": metric,
+                        "message": f"the {metric} band ±{tol:.2%} cannot be met even on its "
+                        "own and without contiguity: widen it",
+                    }
+                )
+    if not findings and len(spec.bands) > 1:
+        findings.append(
+            {
+                "family": "band",
+                "message": "each band can be met on its own but not all together: widen one",
+            }
+        )
+    return _diagnosis_text(spec, findings)
 
 
 def _infeasible(

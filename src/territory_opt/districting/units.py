@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from territory_opt._errors import InputError
+from territory_opt._errors import MAX_REPORTED_ISSUES, InputError, IssueCollector
 from territory_opt.data.io import RawTable, frame_from_records, read_table
 from territory_opt.data.problem import edge_indices
 from territory_opt.data.schema import CoordSystem, validate_accounts, validate_adjacency
@@ -133,6 +133,7 @@ def load_units(
     metrics: Sequence[str] | None = None,
     columns: Mapping[str, str] | None = None,
     bridge: bool = True,
+    accounts: str | Path | pd.DataFrame | None = None,
 ) -> UnitLayer:
     """Read and validate a unit layer and build its adjacency graph.
 
@@ -152,6 +153,10 @@ def load_units(
     bridge
         Join disconnected parts to their nearest unit (with a warning); when
         False the graph is left as it is.
+    accounts
+        An accounts table whose ``geo_unit`` column names each account's unit;
+        its metric columns are summed per unit and added to the unit metrics
+        (units without accounts get 0).
 
     Returns
     -------
@@ -202,14 +207,31 @@ def load_units(
                 f"unit '{table.ids[a]}' and unit '{table.ids[b]}' were joined: they are the "
                 "closest pair between two parts of the map that share no border"
             )
+    metric_names, metric_values = table.metric_names, table.metrics
+    if accounts is not None:
+        acc_raw, acc_path = _raw(accounts, "accounts")
+        sources["accounts"] = acc_raw.sha256
+        if acc_path:
+            paths["accounts"] = acc_path
+        extra_names, extra = _aggregate(acc_raw, index, raw.file)
+        clash = sorted(set(extra_names) & set(metric_names))
+        if clash:
+            raise InputError.single(
+                acc_raw.file,
+                f"metric '{clash[0]}' is both a unit column and an account column; "
+                "rename one of them",
+                column=clash[0],
+            )
+        metric_names = metric_names + extra_names
+        metric_values = np.column_stack([metric_values, extra])
     names = table.text.get("name", np.full(n, "", dtype=object))
     names = np.where(names == "", table.ids, names)
     return UnitLayer(
         ids=_frozen(table.ids.astype(object)),
         coord_system=table.coord_system,
         coords=_frozen(table.coords),
-        metric_names=table.metric_names,
-        metrics=_frozen(table.metrics),
+        metric_names=metric_names,
+        metrics=_frozen(metric_values),
         edges=_frozen(np.asarray(edges, dtype=np.int64).reshape(-1, 2)),
         edge_length=_frozen(np.asarray(length, dtype=np.float64)),
         bridges=_frozen(bridges),
@@ -223,3 +245,22 @@ def load_units(
         source_paths=paths,
         file=raw.file,
     )
+
+
+def _aggregate(
+    raw: RawTable, index: pd.Index, units_file: str
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Sum an accounts table's metrics per unit through its ``geo_unit`` column."""
+    table = validate_accounts(raw)
+    unit = table.text["geo_unit"]
+    collector = IssueCollector(raw.file)
+    if (unit == "").all():
+        collector.add("needs a geo_unit column naming each account's unit", column="geo_unit")
+    pos = index.get_indexer(pd.Index(unit))
+    for k in np.flatnonzero(pos < 0)[:MAX_REPORTED_ISSUES]:
+        what = "empty geo_unit" if unit[k] == "" else f"unknown unit '{unit[k]}'"
+        collector.add(f"{what}: not in {units_file}", row=int(raw.rows[k]), column="geo_unit")
+    collector.raise_if_any()
+    sums = np.zeros((len(index), len(table.metric_names)))
+    np.add.at(sums, pos, table.metrics)
+    return table.metric_names, sums
