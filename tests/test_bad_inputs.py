@@ -623,6 +623,72 @@ CASES: list[Case] = [
     ),
 ]
 
+# ----------------------------------------------------------- district design
+UNITS = "account_id,x,y,pop\nU1,0,0,10\nU2,1,0,10\nU3,0,1,10\nU4,1,1,10\n"
+EDGES = "unit_a,unit_b\nU1,U2\nU1,U3\nU2,U4\nU3,U4\n"
+DISTRICTS = ("districts", "{tmp}/units.csv", "--k", "2", "-b", "pop=10%", "--out", "{out}")
+WITH_EDGES = (*DISTRICTS, "--adjacency", "{tmp}/edges.csv")
+CASES += [
+    Case(
+        "districts-unknown-edge-unit",
+        {"units.csv": UNITS, "edges.csv": EDGES + "U4,U9\n"},
+        WITH_EDGES,
+        ("edges.csv, row 6, column 'unit_b': unknown unit 'U9'",),
+    ),
+    Case(
+        "districts-self-edge",
+        {"units.csv": UNITS, "edges.csv": EDGES + "U2,U2\n"},
+        WITH_EDGES,
+        ("edges.csv, row 6", "adjacent to itself"),
+    ),
+    Case(
+        "districts-points-without-adjacency",
+        {"units.csv": UNITS},
+        DISTRICTS,
+        ("--no-contiguous",),
+    ),
+    Case(
+        "districts-k-too-large",
+        {"units.csv": UNITS, "edges.csv": EDGES},
+        (*WITH_EDGES[:3], "9", *WITH_EDGES[4:]),
+        ("k must be between 1 and 4",),
+    ),
+    Case(
+        "districts-unknown-band-metric",
+        {"units.csv": UNITS, "edges.csv": EDGES},
+        (*WITH_EDGES, "-b", "revenue=5%"),
+        ("unknown metric 'revenue'",),
+    ),
+    Case(
+        "districts-unknown-center",
+        {"units.csv": UNITS, "edges.csv": EDGES},
+        (*WITH_EDGES, "--centers", "U1,U7"),
+        ("center 'U7' is not a unit id",),
+    ),
+    Case(
+        "districts-rook-for-points",
+        {"units.csv": UNITS},
+        (*DISTRICTS, "--adjacency", "rook"),
+        ("needs polygons",),
+    ),
+    Case(
+        "districts-negative-unit-metric",
+        {"units.csv": UNITS.replace("U4,1,1,10", "U4,1,1,-10"), "edges.csv": EDGES},
+        WITH_EDGES,
+        ("units.csv, row 5, column 'pop'",),
+    ),
+    Case(
+        "districts-account-in-unknown-unit",
+        {
+            "units.csv": UNITS,
+            "edges.csv": EDGES,
+            "accts.csv": "account_id,geo_unit,potential\nA1,U1,5\nA2,U8,3\n",
+        },
+        (*WITH_EDGES, "--accounts", "{tmp}/accts.csv"),
+        ("accts.csv, row 3, column 'geo_unit': unknown unit 'U8'",),
+    ),
+]
+
 ACCEPTED: list[Case] = [
     Case("utf-8-bom", {"accounts.csv": b"\xef\xbb\xbf" + ACCOUNTS.encode()}, accepted=True),
     Case("semicolons", {"accounts.csv": ACCOUNTS.replace(",", ";")}, accepted=True),
