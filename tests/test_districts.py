@@ -401,3 +401,13 @@ def test_design_is_never_worse_than_todays_map(tmp_path: Path) -> None:
     plan = design_districts(layer, spec, time_limit=30)
     assert plan.objective <= ctx.objective_of(current) + 1e-9
     check_districts(plan)
+
+
+def test_alignment_tools_refuse_a_district_plan_clearly(tmp_path: Path) -> None:
+    layer = load_units(_grid(tmp_path, side=4))
+    plan = design_districts(layer, DistrictSpec(k=2, bands={"pop": 0.1}), time_limit=20)
+    out = write_district_plan(plan, tmp_path / "plan")
+    result = runner.invoke(app, ["compare", str(out), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "is a district design" in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -385,6 +385,12 @@ def _plan_from_meta(folder: Path, meta_path: Path, meta: dict[str, Any]) -> Plan
                 str(path), f"input '{role}' changed since plan {folder} was made; re-run the plan"
             )
         paths[role] = path
+    if meta.get("kind") == "districts":
+        raise InputError.single(
+            str(meta_path),
+            "is a district design (territory-opt districts); reports, quotas and exports "
+            "read alignment plans only in this version",
+        )
     if "accounts" not in paths or "reps" not in paths:
         raise InputError.single(str(meta_path), "records no accounts/reps input files")
     options = meta.get("input_options") or {}
