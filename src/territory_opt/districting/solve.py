@@ -11,6 +11,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from territory_opt._errors import InfeasibleError, InputError
+from territory_opt._progress import step
 from territory_opt.alignment.backends.base import SolveOptions, Status
 from territory_opt.alignment.backends.highs import version as highs_version
 from territory_opt.districting import bounds, heuristic
@@ -235,19 +236,8 @@ def design_districts(
     ctx = _context(units, spec, units.distances())
     exact = _exact_applies(units, spec)
     h_deadline = start + (HEURISTIC_SHARE if exact else HEURISTIC_SHARE_LARGE) * time_limit
-    best = heuristic.design(ctx, seed=seed, deadline=h_deadline)
-    current = _current_design(units, spec, ctx)
-    if current is not None:
-        # Improve today's map as well; keep whichever is better.
-        improved = heuristic.design(ctx, seed=seed, deadline=h_deadline, start=current)
-        if heuristic.rank(ctx, improved) < heuristic.rank(ctx, best):
-            best = improved
-    restarts = 1
-    while not exact and time.monotonic() < h_deadline - 0.05 * time_limit:
-        other = heuristic.design(ctx, seed=seed + restarts, deadline=h_deadline)
-        restarts += 1
-        if heuristic.rank(ctx, other) < heuristic.rank(ctx, best):
-            best = other
+    with step("Location-allocation heuristic"):
+        best, restarts = _heuristic(units, spec, ctx, seed, h_deadline, 0.05 * time_limit, exact)
     balanced = ctx.valid(best)
     stats: dict[str, float] = {
         "heuristic_objective": ctx.objective_of(best) if balanced else np.inf,
@@ -258,7 +248,8 @@ def design_districts(
     }
     incumbent = best if balanced else None
     if exact:
-        result = _solve_exact(ctx, spec, options, deadline, incumbent)
+        with step("Exact MIP with contiguity cuts"):
+            result = _solve_exact(ctx, spec, options, deadline, incumbent)
         stats.update({"mip_rounds": float(result.rounds), "contiguity_cuts": float(result.cuts)})
         if result.status == "infeasible":
             diagnosis = (
@@ -277,7 +268,8 @@ def design_districts(
         bound, solver, log = result.bound, "highs-mip", result.log
     else:
         upper = ctx.objective_of(incumbent) if incumbent is not None else np.inf
-        bound = _large_bound(ctx, upper, start + 0.95 * time_limit)
+        with step("Lower bound"):
+            bound = _large_bound(ctx, upper, start + 0.95 * time_limit)
         solver, log = "heuristic + lagrangian bound", ""
     seconds = time.monotonic() - start
     if incumbent is None:
@@ -319,6 +311,32 @@ def design_districts(
         stats,
         log,
     )
+
+
+def _heuristic(
+    units: UnitLayer,
+    spec: DistrictSpec,
+    ctx: heuristic.Context,
+    seed: int,
+    deadline: float,
+    margin: float,
+    exact: bool,
+) -> tuple[heuristic.Design, int]:
+    """Best heuristic design: from k-means++, from today's map, and (no exact model) restarts."""
+    best = heuristic.design(ctx, seed=seed, deadline=deadline)
+    current = _current_design(units, spec, ctx)
+    if current is not None:
+        # Improve today's map as well; keep whichever is better.
+        improved = heuristic.design(ctx, seed=seed, deadline=deadline, start=current)
+        if heuristic.rank(ctx, improved) < heuristic.rank(ctx, best):
+            best = improved
+    restarts = 1
+    while not exact and time.monotonic() < deadline - margin:
+        other = heuristic.design(ctx, seed=seed + restarts, deadline=deadline)
+        restarts += 1
+        if heuristic.rank(ctx, other) < heuristic.rank(ctx, best):
+            best = other
+    return best, restarts
 
 
 def _current_design(
