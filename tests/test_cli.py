@@ -62,7 +62,7 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 def test_internal_error_exits_1(
     monkeypatch: pytest.MonkeyPatch, small_files: tuple[Path, Path]
 ) -> None:
-    import territory_opt.cli as cli
+    import territory_opt.cli.plans as cli
 
     def broken(*args: object, **kwargs: object) -> None:
         msg = "boom"

@@ -55,7 +55,7 @@ def cli_reference() -> str:
     head = [
         "# Command-line reference",
         "",
-        _GENERATED.format(source="the typer app in `src/territory_opt/cli.py`"),
+        _GENERATED.format(source="the typer app in `src/territory_opt/cli/`"),
         "",
         "Every command, argument and option of `territory-opt`, as `--help` shows them.",
         "The guide, with what each command is for, is [cli.md](cli.md).",
