@@ -423,17 +423,8 @@ def _solve_exact(
         result = solve_center_model(
             allowed=allowed,
             cost=cost,
-            k=ctx.k,
-            values=ctx.values,
-            lo=ctx.lo,
-            hi=ctx.hi,
-            edges=ctx.edges,
-            nbrs=nbrs,
-            options=options,
-            deadline=deadline,
             start=start,
-            fixed_centers=ctx.fixed_centers,
-            center_groups=ctx.home,
+            **_center_args(ctx, nbrs, options, deadline),
         )
     else:
         result = _bisect_radius(ctx, allowed, options, deadline, incumbent, nbrs)
@@ -444,6 +435,24 @@ def _solve_exact(
         labels = ctx.home[result.centers][result.labels]
         result = dataclasses.replace(result, labels=labels, centers=centers)
     return result
+
+
+def _center_args(
+    ctx: heuristic.Context, nbrs: Any, options: SolveOptions, deadline: float
+) -> dict[str, Any]:
+    """Arguments of :func:`solve_center_model` that every center-model solve shares."""
+    return {
+        "k": ctx.k,
+        "values": ctx.values,
+        "lo": ctx.lo,
+        "hi": ctx.hi,
+        "edges": ctx.edges,
+        "nbrs": nbrs,
+        "options": options,
+        "deadline": deadline,
+        "fixed_centers": ctx.fixed_centers,
+        "center_groups": ctx.home,
+    }
 
 
 def _bisect_radius(
@@ -470,17 +479,8 @@ def _bisect_radius(
         result = solve_center_model(
             allowed=mask,
             cost=ctx.dist,
-            k=ctx.k,
-            values=ctx.values,
-            lo=ctx.lo,
-            hi=ctx.hi,
-            edges=ctx.edges,
-            nbrs=nbrs,
-            options=options,
-            deadline=deadline,
-            fixed_centers=ctx.fixed_centers,
             feasibility=True,
-            center_groups=ctx.home,
+            **_center_args(ctx, nbrs, options, deadline),
         )
         rounds += result.rounds
         cuts += result.cuts
