@@ -417,6 +417,10 @@ def design(ctx: Context, *, seed: int, deadline: float, start: Design | None = N
         if ctx.contiguous:
             current = make_contiguous(ctx, current)
         current = improve(ctx, current, deadline)
+        # The best center of each district may have changed with its units.
+        recentered = Design(current.labels, medoids(ctx, current.labels, current.centers))
+        if ctx.objective_of(recentered) < ctx.objective_of(current):
+            current = recentered
         key = rank(ctx, current)
         if key < best_key:
             best, best_key = current, key
