@@ -21,6 +21,13 @@ is too large. The item-wise minimisers are a starting plan for the greedy repair
 regions (:mod:`territory_opt.alignment.decompose`).
 
 Needs item loads that do not depend on the rep (no pair-table metric overrides).
+
+Books whose items × reps cost matrix exceeds :data:`MAX_CELLS` are streamed:
+one pass keeps each item's :data:`SMOOTH_K` cheapest arcs and the K-th cost
+:math:`c^{(K)}_j`. Every other arc costs at least :math:`c^{(K)}_j`, so
+:math:`\min_{r \notin K} (c_{jr} + \pi_r q_j) \ge c^{(K)}_j + \min_r \pi_r q_j`;
+only items where that floor is below their best kept arc are evaluated over
+every rep again, and the bound stays exact.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from territory_opt.alignment.instance import Instance
 MAX_CELLS = 200_000_000
 #: Items evaluated at once when building the cost matrix.
 CHUNK_ITEMS = 20_000
+#: Arcs evaluated at once when streaming a book too large for the matrix.
+STREAM_ARCS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,61 @@ class LagrangianResult:
 
 
 def applicable(inst: Instance) -> bool:
-    """Whether the relaxation applies (rep-independent loads) and fits in memory."""
-    return inst.problem.pairs is None and inst.n_items * inst.n_reps <= MAX_CELLS
+    """Whether the relaxation applies (rep-independent loads)."""
+    return inst.problem.pairs is None
+
+
+@dataclass(frozen=True)
+class NearArcs:
+    """Each item's cheapest allowed reps and a floor on the cost of all others.
+
+    Attributes
+    ----------
+    rep, cost
+        ``(n, K)`` reps and costs (``inf`` where fewer than K reps are allowed).
+    floor
+        ``(n,)`` every rep not kept costs at least this (``inf`` when all are kept).
+    dense
+        The full cost matrix when it fits in :data:`MAX_CELLS`, else None.
+    """
+
+    rep: np.ndarray
+    cost: np.ndarray
+    floor: np.ndarray
+    dense: np.ndarray | None
+
+
+def _cost_rows(inst: Instance, its: np.ndarray) -> np.ndarray:
+    """Cost of items ``its`` with every rep, +inf where not allowed."""
+    m = inst.n_reps
+    ev = inst.evaluate(np.repeat(its, m), np.tile(np.arange(m, dtype=np.int32), len(its)))
+    return np.where(ev["allowed"], ev["cost"], np.inf).reshape(len(its), m)
+
+
+def near_arcs(inst: Instance, k: int = 0) -> NearArcs:
+    """Each item's ``k`` (default :data:`SMOOTH_K`) cheapest arcs, in one pass over all arcs."""
+    n, m = inst.n_items, inst.n_reps
+    k = min(k or SMOOTH_K, m)
+    dense = _cost_matrix(inst) if n * m <= MAX_CELLS else None
+    rep = np.empty((n, k), dtype=np.int64)
+    cost = np.empty((n, k))
+    chunk = max(1, STREAM_ARCS // m)
+    for first in range(0, n, chunk):
+        its = np.arange(first, min(n, first + chunk), dtype=np.int32)
+        block = dense[its] if dense is not None else _cost_rows(inst, its)
+        part = (
+            np.argpartition(block, k - 1, axis=1)[:, :k]
+            if k < m
+            else np.tile(np.arange(m), (len(its), 1))
+        )
+        rep[its] = part
+        cost[its] = np.take_along_axis(block, part, axis=1)
+    floor = (
+        np.full(n, np.inf) if k >= m else np.max(np.where(np.isfinite(cost), cost, -np.inf), axis=1)
+    )
+    if k < m:
+        floor = np.where(np.isfinite(cost).all(axis=1), floor, np.inf)
+    return NearArcs(rep, cost, floor, dense)
 
 
 def _cost_matrix(inst: Instance) -> np.ndarray:
@@ -87,6 +149,7 @@ def smoothed_dual(
     deadline: float,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     taus: tuple[float, ...] = SMOOTH_TAUS,
+    near_set: NearArcs | None = None,
 ) -> LagrangianResult:
     r"""Maximise a smoothed Lagrangian with L-BFGS; return the best exact bound seen.
 
@@ -108,6 +171,9 @@ def smoothed_dual(
         Multipliers (upper, lower) of an earlier run to continue from.
     taus
         Temperatures, from coarse to fine.
+    near_set
+        :func:`near_arcs` of ``inst`` when already computed (one pass over
+        every arc; worth keeping between calls on large books).
 
     Returns
     -------
@@ -116,8 +182,9 @@ def smoothed_dual(
     """
     from scipy.optimize import minimize
 
-    cost = _cost_matrix(inst)
-    n, m = cost.shape
+    arcs = near_set if near_set is not None else near_arcs(inst)
+    cost = arcs.dense
+    n, m = inst.n_items, inst.n_reps
     finite = np.where(np.isfinite(inst.hi), np.abs(inst.hi), np.nan)
     scale = np.nan_to_num(np.nanmean(finite, axis=0), nan=1.0)
     scale = np.where(scale > 0, scale, 1.0)
@@ -125,9 +192,8 @@ def smoothed_dual(
     shape = inst.hi.shape
     lo = np.where(np.isfinite(inst.lo), inst.lo / scale, 0.0)
     hi = np.where(np.isfinite(inst.hi), inst.hi / scale, 0.0)
-    k = min(SMOOTH_K, m)
-    near = np.argpartition(cost, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
-    near_cost = np.take_along_axis(cost, near, axis=1)
+    k = arcs.rep.shape[1]
+    near, near_cost = arcs.rep, arcs.cost
     cheapest = near_cost.min(axis=1)
     unit = float(np.mean(cheapest[np.isfinite(cheapest)])) if np.isfinite(cheapest).any() else 1.0
     unit = max(unit, 1e-9)
@@ -168,13 +234,28 @@ def smoothed_dual(
     def exact(vec: np.ndarray) -> tuple[float, np.ndarray]:
         lam_lo, lam_hi = split(vec)
         price = (lam_lo - lam_hi) * unit
-        total = 0.0
+        best = np.empty(n)
         rep = np.empty(n, dtype=np.int32)
         for first in range(0, n, CHUNK_ITEMS):
-            block = cost[first : first + CHUNK_ITEMS] - q[first : first + CHUNK_ITEMS] @ price.T
-            rep[first : first + CHUNK_ITEMS] = np.argmin(block, axis=1)
-            total += float(block.min(axis=1).sum())
-        value = total + unit * float((lam_lo * lo).sum() - (lam_hi * hi).sum())
+            rows = slice(first, first + CHUNK_ITEMS)
+            shift = q[rows] @ price.T  # (items, m)
+            if cost is not None:
+                block = cost[rows] - shift
+                rep[rows] = np.argmin(block, axis=1)
+                best[rows] = block.min(axis=1)
+                continue
+            kept = near_cost[rows] - np.take_along_axis(shift, near[rows], axis=1)
+            pick = np.argmin(kept, axis=1)
+            rep[rows] = np.take_along_axis(near[rows], pick[:, None], axis=1)[:, 0]
+            best[rows] = kept.min(axis=1)
+            # Items whose unkept arcs might be cheaper: evaluate them over every rep.
+            unsure = np.flatnonzero(arcs.floor[rows] - shift.max(axis=1) < best[rows])
+            for part in range(0, len(unsure), max(1, STREAM_ARCS // m)):
+                idx = unsure[part : part + max(1, STREAM_ARCS // m)]
+                block = _cost_rows(inst, (first + idx).astype(np.int32)) - shift[idx]
+                rep[first + idx] = np.argmin(block, axis=1)
+                best[first + idx] = block.min(axis=1)
+        value = float(best.sum()) + unit * float((lam_lo * lo).sum() - (lam_hi * hi).sum())
         return value, rep
 
     class _OutOfTimeError(Exception):

@@ -44,7 +44,7 @@ from territory_opt.alignment.decompose import applicable as by_regions_applicabl
 from territory_opt.alignment.decompose import polish_by_regions, solve_by_regions
 from territory_opt.alignment.instance import ArcModel, Instance, pools
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
-from territory_opt.alignment.lagrangian import smoothed_dual
+from territory_opt.alignment.lagrangian import near_arcs, smoothed_dual
 from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
 
@@ -524,9 +524,11 @@ def solve_lagrangian(
             start_rep = polish_by_regions(inst, start_rep, options, clock.after(POLISH_SHARE))
     from_regions = start_rep is not None
     first = None
+    with step("Cheapest arcs of every item"):
+        near = near_arcs(inst)
     if start_rep is None:
         with step("Lagrangian bound (smoothed dual)"):
-            first = smoothed_dual(inst, deadline=clock.after(LAGRANGE_FIRST_SHARE))
+            first = smoothed_dual(inst, deadline=clock.after(LAGRANGE_FIRST_SHARE), near_set=near)
         start_rep = first.rep_of_item
     own = np.arange(inst.n_items, dtype=np.int32)
     model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, start_rep]))
@@ -546,6 +548,7 @@ def solve_lagrangian(
             inst,
             deadline=clock.after(LAGRANGE_SECOND_SHARE),
             start=None if first is None else first.multipliers,
+            near_set=near,
         )
     bound = max(-np.inf if first is None else first.bound, second.bound)
     stats["lagrangian_bound"] = bound
