@@ -46,6 +46,7 @@ import highspy
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from territory_opt._interrupt import requested
 from territory_opt.alignment.backends.base import SolveOptions
 from territory_opt.alignment.backends.highs import highs_session
 from territory_opt.districting.contiguity import separators
@@ -159,6 +160,7 @@ class _Search:
     """State shared with the HiGHS callbacks during one cut loop."""
 
     separate: Callable[[np.ndarray], Rows]
+    deadline: float
     pending: list[Rows] = field(default_factory=list)
     best: np.ndarray | None = None
     best_objective: float = np.inf
@@ -172,6 +174,11 @@ class _Search:
             self.pending.append(cuts)
         elif e.data_out.objective_function_value < self.best_objective:
             self.best, self.best_objective = values, float(e.data_out.objective_function_value)
+
+    def on_interrupt(self, e: Any) -> None:
+        """Stop HiGHS at the deadline (its own limit is checked too rarely) or on Ctrl-C."""
+        # HiGHS keeps the flag between runs: set it either way.
+        e.interrupt(time.monotonic() >= self.deadline or requested())
 
 
 def _solve_with_cuts(
@@ -197,8 +204,9 @@ def _solve_with_cuts(
     (status, values, bound, rounds, cuts, log)
         ``status`` is ``optimal``, ``feasible``, ``infeasible`` or ``time_limit``.
     """
-    search = _Search(separate)
+    search = _Search(separate, deadline)
     h.cbMipImprovingSolution += search.on_solution
+    h.cbMipInterrupt += search.on_interrupt
     bound, rounds, cuts = -np.inf, 0, 0
     if start is not None:
         _warm(h, start)

@@ -32,6 +32,9 @@ EXACT_LABELING_UNITS = 400
 MAX_DENSE_UNITS = 12_000
 #: Share of the time limit given to the heuristic when an exact model follows.
 HEURISTIC_SHARE = 0.2
+#: Share of the time limit kept for a Lagrangian bound when an exact sum-distance
+#: MIP may not finish.
+BOUND_RESERVE = 0.1
 #: Share of the time limit given to the heuristic when a Lagrangian bound follows.
 HEURISTIC_SHARE_LARGE = 0.6
 
@@ -248,8 +251,12 @@ def design_districts(
     }
     incumbent = best if balanced else None
     if exact:
+        # Keep a little time for a Lagrangian bound in case the MIP does not finish.
+        reserve = (
+            BOUND_RESERVE * time_limit if spec.objective == DistrictObjective.SUM_DISTANCE else 0
+        )
         with step("Exact MIP with contiguity cuts"):
-            result = _solve_exact(ctx, spec, options, deadline, incumbent)
+            result = _solve_exact(ctx, spec, options, deadline - reserve, incumbent)
         stats.update({"mip_rounds": float(result.rounds), "contiguity_cuts": float(result.cuts)})
         if result.status == "infeasible":
             diagnosis = (
@@ -266,6 +273,11 @@ def design_districts(
             if incumbent is None or ctx.objective_of(candidate) <= ctx.objective_of(incumbent):
                 incumbent = candidate
         bound, solver, log = result.bound, "highs-mip", result.log
+        if reserve and result.status != "optimal" and incumbent is not None:
+            with step("Lower bound"):
+                lagrange = _large_bound(ctx, ctx.objective_of(incumbent), deadline)
+            if lagrange > bound:
+                bound, solver = lagrange, "highs-mip + lagrangian bound"
     else:
         upper = ctx.objective_of(incumbent) if incumbent is not None else np.inf
         with step("Lower bound"):
