@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_sizing.py
 	$(BIN)/python bench/bench_limits.py
+	$(BIN)/python bench/bench_districts.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

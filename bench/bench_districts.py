@@ -3,7 +3,8 @@
 Usage::
 
     python bench/bench_districts.py [--quick] [--only county ctdp zip] [--steps 2000]
-                                    [--azp-seconds 20] [--zip-time-limit 60]
+                                    [--recom-seconds 60] [--azp-seconds 20]
+                                    [--zip-time-limit 60] [--seed 0]
 
 Instances (read from ``../shared/benchmarks``; the script exits with a message when
 the folder is absent):
@@ -33,9 +34,12 @@ Methods, all on the same instance in the same run:
   seeded random restarts for ``--azp-seconds``, the best design by (violation,
   objective) is kept.
 - ``GerryChain ReCom``: a seed plan from ``recursive_tree_part`` (balanced on the
-  first metric; re-drawn until every band holds), then ``--steps`` ReCom proposals
-  with the population constraint of every banded metric and contiguity; the best
-  plan visited by this benchmark's objective is kept.
+  first metric; re-drawn until every band holds, for at most 120 s), then a
+  ``MarkovChain`` of ``--steps`` ReCom proposals (or ``--recom-seconds``, whichever
+  comes first) with the population constraint of every banded metric and
+  contiguity; the best plan visited by this benchmark's objective is kept. A
+  proposal that finds no balanced cut in 2,000 spanning trees leaves the plan as it
+  is (GerryChain would raise and end the chain).
 
 spopt and GerryChain need a graph for every instance. For the ZIP instance (points,
 no contiguity asked of territory-opt) both use the Delaunay triangulation of the
@@ -84,10 +88,18 @@ KM_PER_DEG_LON = 111.32
 #: Penalty per unit of relative band violation in the AZP objective, times the
 #: objective's scale: any violation outweighs any objective difference.
 AZP_PENALTY = 1e6
+#: AZP on max-distance minimises the largest radius plus this share of the sum of
+#: radii, so that moves on the plateau of an unchanged maximum still count.
+MAX_TIE_BREAK = 1e-3
 #: Tolerance on band limits in the independent check (floating-point sums).
 RTOL = 1e-9
-#: recursive_tree_part draws for a seed plan that meets every band.
-SEED_ATTEMPTS = 200
+#: recursive_tree_part draws for a seed plan that meets every band, and their time [s].
+SEED_DRAWS = 200
+RECOM_SEED_SECONDS = 120.0
+#: Spanning trees drawn per bipartition before giving up (GerryChain's default is
+#: 100,000, about a minute on a 16-county state at ±0.5 %): per seed cut and per step.
+SEED_CUT_ATTEMPTS = 20_000
+STEP_CUT_ATTEMPTS = 2_000
 
 
 # --------------------------------------------------------------------------- instances
@@ -143,7 +155,10 @@ def distance_matrix(coords: np.ndarray, latlon: bool) -> np.ndarray:
         lon = np.radians(coords[:, 1])
         dlat = lat[:, None] - lat[None, :]
         dlon = lon[:, None] - lon[None, :]
-        h = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlon / 2) ** 2
+        h = (
+            np.sin(dlat / 2) ** 2
+            + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlon / 2) ** 2
+        )
         return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
     diff = coords[:, None, :] - coords[None, :, :]
     return np.sqrt((diff**2).sum(axis=2))
@@ -399,8 +414,13 @@ def run_ours(inst: Instance, objective: str, seed: int) -> dict[str, Any]:
         start = time.perf_counter()
         plan = design_districts(layer, spec, time_limit=inst.time_limit, gap=1e-6, seed=seed)
         wall = time.perf_counter() - start
+    heuristic = plan.stats.get("heuristic_objective", math.inf)
+    first = "heuristic: no design within the bands"
+    if math.isfinite(heuristic):
+        first = f"heuristic {heuristic:,.6g} in {plan.stats['heuristic_seconds']:.1f} s"
     out: dict[str, Any] = {
         "time": wall,
+        "note": first,
         "status": str(plan.status),
         "lower_bound": float(plan.lower_bound),
         "gap": float(plan.gap),
@@ -459,38 +479,42 @@ def _azp_objective(inst: Instance, objective: str) -> Any:
     lo = np.array([inst.bands[q][0] for q in names])
     hi = np.array([inst.bands[q][1] for q in names])
 
-    class BenchmarkObjective(ObjectiveFunction):  # type: ignore[misc]
-        """This benchmark's objective plus a band penalty, per region."""
+    class BenchmarkObjective(ObjectiveFunction):
+        """This benchmark's objective plus a band penalty (spopt's objective API)."""
 
-        def region(self, labels: np.ndarray, region: Any) -> float:
+        def region(self, labels: np.ndarray, region: Any) -> tuple[float, float]:
+            """Cost and penalty of one region."""
             members = np.flatnonzero(labels == region)
             if len(members) == 0:
-                return AZP_PENALTY * scale * len(names)
+                return 0.0, AZP_PENALTY * scale * len(names)
             t = values[members].sum(axis=0)
-            pen = AZP_PENALTY * scale * float(((np.maximum(0, lo - t) + np.maximum(0, t - hi)) / ((lo + hi) / 2)).sum())
+            excess = (np.maximum(0, lo - t) + np.maximum(0, t - hi)) / ((lo + hi) / 2)
+            penalty = AZP_PENALTY * scale * float(excess.sum())
             if objective == "cut-edges":
                 inside = set(members.tolist())
                 cost = sum(1 for i in members.tolist() for j in nbrs[i] if j not in inside) / 2
-            else:
-                cost = district_cost(inst, objective, members)
-            return float(cost) + pen
+                return float(cost), penalty
+            return district_cost(inst, objective, members), penalty
 
         def __call__(self, labels: np.ndarray, attr: np.ndarray) -> float:
             del attr
-            return sum(self.region(labels, r) for r in np.unique(labels))
+            parts = [self.region(labels, r) for r in np.unique(labels)]
+            costs = [c for c, _ in parts]
+            total = sum(costs)
+            if objective == "max-distance":
+                total = max(costs) + MAX_TIE_BREAK * total
+            return float(total + sum(p for _, p in parts))
 
         def update(
             self, moving_area: int, recipient_region: Any, labels: np.ndarray, attr: np.ndarray
         ) -> float:
-            del attr
-            donor = labels[moving_area]
-            before = self.region(labels, donor) + self.region(labels, recipient_region)
             moved = labels.copy()
             moved[moving_area] = recipient_region
-            after = self.region(moved, donor) + self.region(moved, recipient_region)
-            if objective == "max-distance":
-                # the objective is the largest district cost, not the sum
+            if objective == "max-distance":  # not a sum over regions: recompute
                 return self(moved, attr) - self(labels, attr)
+            donor = labels[moving_area]
+            before = sum(self.region(labels, donor)) + sum(self.region(labels, recipient_region))
+            after = sum(self.region(moved, donor)) + sum(self.region(moved, recipient_region))
             return after - before
 
     return BenchmarkObjective()
@@ -533,7 +557,9 @@ def run_azp(inst: Instance, objective: str, seed: int, budget: float) -> dict[st
     }
 
 
-def run_recom(inst: Instance, objective: str, seed: int, steps: int) -> dict[str, Any]:
+def run_recom(
+    inst: Instance, objective: str, seed: int, steps: int, budget: float
+) -> dict[str, Any]:
     """GerryChain ReCom chain from a recursive_tree_part seed; best plan visited."""
     import networkx as nx
     from gerrychain import Graph, MarkovChain, Partition
@@ -541,6 +567,7 @@ def run_recom(inst: Instance, objective: str, seed: int, steps: int) -> dict[str
     from gerrychain.constraints import contiguous, within_percent_of_ideal_population
     from gerrychain.partition.initial_partition_generators import recursive_tree_part
     from gerrychain.proposals import recom
+    from gerrychain.tree import bipartition_tree
     from gerrychain.updaters import Tally
 
     names = list(inst.metrics)
@@ -556,27 +583,51 @@ def run_recom(inst: Instance, objective: str, seed: int, steps: int) -> dict[str
     start = time.perf_counter()
     rng = random.Random(seed)
     partition = None
-    attempts = 0
+    draws = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        while attempts < SEED_ATTEMPTS and time.perf_counter() - start < 120:
-            attempts += 1
+        while draws < SEED_DRAWS and time.perf_counter() - start < RECOM_SEED_SECONDS:
+            draws += 1
             try:
                 assignment = recursive_tree_part(
-                    graph, list(range(inst.k)), target, first, tol, rng=rng
+                    graph,
+                    list(range(inst.k)),
+                    target,
+                    first,
+                    tol,
+                    bipartition_tree_fn=partial(bipartition_tree, max_attempts=SEED_CUT_ATTEMPTS),
+                    rng=rng,
                 )
-            except Exception:  # noqa: BLE001, S112 - a failed draw is retried
+            except Exception:  # no balanced cut in this draw: draw again
                 continue
             labels = np.array([assignment[i] for i in range(inst.n)], dtype=np.int64)
             if _violation(inst, labels) == 0:
                 partition = Partition(graph, assignment, updaters=updaters)
                 break
+        seed_seconds = time.perf_counter() - start
         if partition is None:
             return {
-                "time": time.perf_counter() - start,
-                "note": f"no seed plan within the bands in {attempts} draws",
+                "time": seed_seconds,
+                "note": f"no seed plan within the bands: {draws} recursive_tree_part draws "
+                f"in {seed_seconds:.0f} s",
             }
-        seed_seconds = time.perf_counter() - start
+        failed = [0]
+
+        def proposal(state: Any, rng: random.Random) -> Any:
+            """ReCom; a step whose spanning trees give no balanced cut stays put."""
+            try:
+                return recom(
+                    state,
+                    pop_col=first,
+                    pop_target=target,
+                    epsilon=tol,
+                    bipartition_tree_fn=partial(bipartition_tree, max_attempts=STEP_CUT_ATTEMPTS),
+                    rng=rng,
+                )
+            except Exception:
+                failed[0] += 1
+                return state
+
         constraints = [
             within_percent_of_ideal_population(partition, inst.tolerances[q], pop_key=q)
             for q in names
@@ -584,26 +635,25 @@ def run_recom(inst: Instance, objective: str, seed: int, steps: int) -> dict[str
         if inst.contiguous:
             constraints.append(contiguous)
         chain = MarkovChain(
-            partial(recom, pop_col=first, pop_target=target, epsilon=tol),
-            constraints,
-            always_accept,
-            partition,
-            total_steps=steps,
-            rng=seed,
+            proposal, constraints, always_accept, partition, total_steps=steps, rng=seed
         )
         best_value = math.inf
         best_labels = None
+        done = 0
         for state in chain:
+            done += 1
             assign = state.assignment
             labels = np.array([assign[i] for i in range(inst.n)], dtype=np.int64)
             value = objective_of(inst, objective, labels)
             if value < best_value:
                 best_value, best_labels = value, labels
-    return {
-        "time": time.perf_counter() - start,
-        "labels": best_labels,
-        "note": f"{steps} steps, seed plan after {attempts} draw(s) in {seed_seconds:.1f} s",
-    }
+            if time.perf_counter() - start > seed_seconds + budget:
+                break
+    note = f"{done} steps"
+    if failed[0]:
+        note += f" ({failed[0]} found no balanced cut)"
+    note += f"; seed plan: {draws} draw(s), {seed_seconds:.1f} s"
+    return {"time": time.perf_counter() - start, "labels": best_labels, "note": note}
 
 
 # --------------------------------------------------------------------------- table
@@ -636,17 +686,19 @@ def _row(inst: Instance, objective: str, method: str, res: dict[str, Any]) -> st
         value = _num(ev["objective"], fmt)
         ref = optimum if optimum is not None else res.get("ref_bound")
         above = ""
-        if ref is not None and math.isfinite(ev["objective"]) and ref > 0:
-            above = f"{100 * (ev['objective'] / ref - 1):+.2f} %"
+        if ev["feasible"] and ref is not None and ref > 0:
+            rel = ev["objective"] / ref - 1
+            above = "0.00 %" if abs(rel) < 5e-5 else f"{100 * rel:+.2f} %"
         if "plan_objective" in res and abs(res["plan_objective"] - ev["objective"]) > 1e-6 * max(
             1.0, abs(ev["objective"])
         ):
             notes.append(f"plan says {res['plan_objective']:.6g}")
     lb = res.get("lower_bound")
     gap = res.get("gap")
+    gap_text = "" if gap is None else _num(100 * gap, ".2f") + " %"
     return (
         f"| {inst.name} | {objective} | {method} | {_num(res.get('time'), '.1f')} | {feasible} "
-        f"| {dev} | {value} | {_num(lb, fmt)} | {'' if gap is None else _num(100 * gap, '.2f') + ' %'} "
+        f"| {dev} | {value} | {_num(lb, fmt)} | {gap_text} "
         f"| {_num(optimum, fmt)} | {above} | {'; '.join(notes)} |"
     )
 
@@ -664,6 +716,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip West Virginia (~3 min)")
     parser.add_argument("--only", nargs="+", choices=["county", "ctdp", "zip"], default=None)
     parser.add_argument("--steps", type=int, default=2000, help="ReCom steps per run")
+    parser.add_argument(
+        "--recom-seconds", type=float, default=60.0, help="ReCom chain time cap per run"
+    )
     parser.add_argument("--azp-seconds", type=float, default=20.0, help="AZP restart budget")
     parser.add_argument("--zip-time-limit", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -691,7 +746,10 @@ def main() -> None:
         ("territory-opt", lambda i, o: run_ours(i, o, args.seed)),
         ("spopt SKATER", lambda i, o: run_skater(i, o, args.seed)),
         ("spopt AZP", lambda i, o: run_azp(i, o, args.seed, args.azp_seconds)),
-        ("GerryChain ReCom", lambda i, o: run_recom(i, o, args.seed, args.steps)),
+        (
+            "GerryChain ReCom",
+            lambda i, o: run_recom(i, o, args.seed, args.steps, args.recom_seconds),
+        ),
     ]
     lines = [HEADER]
     for inst in instances:
