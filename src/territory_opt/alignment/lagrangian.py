@@ -289,6 +289,14 @@ def smoothed_dual(
             z, done = res.x, done + int(res.nit)
         except _OutOfTimeError:
             z = last["z"]
+        if cost is None and tau != taus[-1] and not expired(deadline):
+            # Streamed books: an exact evaluation may rescan many items (up to a pass
+            # over every arc), so only the final multipliers are evaluated.
+            continue
+        value, rep = exact(z)
+        if value > best:
+            best, best_rep, best_z = value, rep, z
+    if cost is None and best_z is not z and done:
         value, rep = exact(z)
         if value > best:
             best, best_rep, best_z = value, rep, z
