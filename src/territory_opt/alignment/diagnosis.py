@@ -40,6 +40,7 @@ from territory_opt.alignment.backends.highs import (
 )
 from territory_opt.alignment.instance import ArcModel, Instance
 from territory_opt.alignment.pipeline import candidate_arcs
+from territory_opt.alignment.precheck import fmt_quantity
 
 #: Time given to the elastic model, as a share of the solve's time limit.
 ELASTIC_TIME_SHARE = 0.5
@@ -151,7 +152,10 @@ def elastic_diagnosis(inst: Instance, options: SolveOptions) -> dict[str, Any]:
         if s <= 1e-7:
             continue
         need = float(inst.budget_hi[g] + s)
-        text = f"{name} budget must rise from {inst.budget_hi[g]:,.6g} to {need:,.6g}"
+        text = (
+            f"{name} budget must rise from {fmt_quantity(inst.budget_hi[g])} "
+            f"to {fmt_quantity(need)}"
+        )
         findings.append(
             {
                 "family": "budget",

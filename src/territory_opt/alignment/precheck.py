@@ -46,8 +46,18 @@ class Finding:
         }
 
 
-def _fmt(value: float) -> str:
+def fmt_quantity(value: float) -> str:
+    """Format a metric total for people: ``17,630,600`` rather than ``1.76306e+07``.
+
+    >>> fmt_quantity(17630612.4), fmt_quantity(1234.5), fmt_quantity(0.125)
+    ('17,630,612', '1,234.5', '0.125')
+    """
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
     return f"{value:,.6g}"
+
+
+_fmt = fmt_quantity
 
 
 def precheck(inst: Instance) -> list[Finding]:
