@@ -296,6 +296,10 @@ def improve(ctx: Context, design: Design, deadline: float) -> Design:
     cut_obj = ctx.objective == DistrictObjective.CUT_EDGES
     max_obj = ctx.objective == DistrictObjective.MAX_DISTANCE
     dist_c = ctx.dist[:, centers]
+    incident: list[list[int]] = [[] for _ in range(ctx.n)]
+    for t, (x, y) in enumerate(ctx.edges.tolist()):
+        incident[x].append(t)
+        incident[y].append(t)
     improved = True
     while improved and time.monotonic() < deadline:
         improved = False
@@ -329,9 +333,11 @@ def improve(ctx: Context, design: Design, deadline: float) -> Design:
                     - _viol(totals[b], ctx.lo, ctx.hi, scale)
                 )
                 if cut_obj:
-                    in_a = sum(1 for v in ctx.nbrs[u] if labels[v] == a)
-                    in_b = sum(1 for v in ctx.nbrs[u] if labels[v] == b)
-                    dobj = float(in_a - in_b)
+                    # Edges to a become cut, edges to b stop being cut.
+                    e = ctx.edges[incident[u]]
+                    far = np.where(e[:, 0] == u, e[:, 1], e[:, 0])
+                    cost_u = ctx.edge_cost[incident[u]]
+                    dobj = float(cost_u[labels[far] == a].sum() - cost_u[labels[far] == b].sum())
                 elif max_obj:
                     new_d = dist_c[u, b]
                     if new_d > cur_max + 1e-12:
@@ -362,7 +368,140 @@ def improve(ctx: Context, design: Design, deadline: float) -> Design:
             improved = True
             if time.monotonic() >= deadline:
                 break
+        if not improved and time.monotonic() < deadline:
+            # No single move helps: try exchanging two units across a border.
+            improved = _exchange(ctx, labels, totals, is_center, dist_c, deadline)
     return Design(labels, centers)
+
+
+def _connected(mask: np.ndarray, nbrs: Sequence[np.ndarray]) -> bool:
+    """Whether the units marked in ``mask`` form one connected piece."""
+    members = np.flatnonzero(mask)
+    if len(members) == 0:
+        return True
+    seen = {int(members[0])}
+    stack = [int(members[0])]
+    while stack:
+        u = stack.pop()
+        for v in nbrs[u]:
+            vi = int(v)
+            if mask[vi] and vi not in seen:
+                seen.add(vi)
+                stack.append(vi)
+    return len(seen) == len(members)
+
+
+#: Exchange partners tried per border unit (the nearest ones of the other district).
+EXCHANGE_PARTNERS = 12
+
+
+def _exchange(
+    ctx: Context,
+    labels: np.ndarray,
+    totals: np.ndarray,
+    is_center: np.ndarray,
+    dist_c: np.ndarray,
+    deadline: float,
+) -> bool:
+    """Apply the best improving exchange of a border unit with a unit of the district it borders.
+
+    Moves ``u`` from district a to b and ``v`` from b to a, where both sit on the
+    a-b border; both districts must stay connected (when asked). Returns whether
+    an exchange was applied.
+    """
+    scale = ctx.scale()
+    cut_obj = ctx.objective == DistrictObjective.CUT_EDGES
+    max_obj = ctx.objective == DistrictObjective.MAX_DISTANCE
+    n = ctx.n
+    rows = np.arange(n)
+    cur_d = dist_c[rows, labels]
+    cur_max = float(cur_d.max()) if max_obj else 0.0
+    movable = ~is_center if not cut_obj else np.ones(n, dtype=bool)
+    if ctx.locked is not None:
+        movable &= ctx.locked < 0
+    if not len(ctx.edges):
+        return False
+    cross = labels[ctx.edges[:, 0]] != labels[ctx.edges[:, 1]]
+    # border[(a, b)]: units of a that touch b
+    border: dict[tuple[int, int], set[int]] = {}
+    for x, y in ctx.edges[cross].tolist():
+        border.setdefault((int(labels[x]), int(labels[y])), set()).add(x)
+        border.setdefault((int(labels[y]), int(labels[x])), set()).add(y)
+    incident: dict[int, list[int]] = {}
+
+    def edges_of(u: int) -> list[int]:
+        if u not in incident:
+            incident[u] = np.flatnonzero((ctx.edges[:, 0] == u) | (ctx.edges[:, 1] == u)).tolist()
+        return incident[u]
+
+    def local_cut(units: tuple[int, int], lab: np.ndarray) -> float:
+        ids = sorted(set(edges_of(units[0])) | set(edges_of(units[1])))
+        e = ctx.edges[ids]
+        return float(ctx.edge_cost[ids][lab[e[:, 0]] != lab[e[:, 1]]].sum())
+
+    best: tuple[float, float, int, int] | None = None
+    for (a, b), side in sorted(border.items()):
+        if a > b:
+            continue
+        other = sorted(border.get((b, a), set()))
+        if not other:
+            continue
+        for u in sorted(side):
+            if not movable[u]:
+                continue
+            partners = [v for v in other if movable[v]]
+            if len(partners) > EXCHANGE_PARTNERS:
+                near = np.argsort(ctx.dist[u, partners], kind="stable")[:EXCHANGE_PARTNERS]
+                partners = [partners[i] for i in near]
+            for v in partners:
+                ta = totals[a] - ctx.values[u] + ctx.values[v]
+                tb = totals[b] + ctx.values[u] - ctx.values[v]
+                dv = (
+                    _viol(ta, ctx.lo, ctx.hi, scale)
+                    + _viol(tb, ctx.lo, ctx.hi, scale)
+                    - _viol(totals[a], ctx.lo, ctx.hi, scale)
+                    - _viol(totals[b], ctx.lo, ctx.hi, scale)
+                )
+                if cut_obj:
+                    before = local_cut((u, v), labels)
+                    labels[u], labels[v] = b, a
+                    dobj = local_cut((u, v), labels) - before
+                    labels[u], labels[v] = a, b
+                elif max_obj:
+                    if max(dist_c[u, b], dist_c[v, a]) > cur_max + 1e-12:
+                        continue
+                    dobj = float(
+                        dist_c[u, b] ** 2 + dist_c[v, a] ** 2 - cur_d[u] ** 2 - cur_d[v] ** 2
+                    )
+                else:
+                    dobj = float(
+                        ctx.weight[u] * (dist_c[u, b] - cur_d[u])
+                        + ctx.weight[v] * (dist_c[v, a] - cur_d[v])
+                    )
+                if ctx.extra is not None:
+                    dobj += float(
+                        ctx.extra[u, b] - ctx.extra[u, a] + ctx.extra[v, a] - ctx.extra[v, b]
+                    )
+                key = (dv, dobj, u, v)
+                good = dv < -1e-12 or (abs(dv) <= 1e-12 and dobj < -1e-9)
+                if good and (best is None or key < best):
+                    if ctx.contiguous:
+                        labels[u], labels[v] = b, a
+                        ok = _connected(labels == a, ctx.nbrs) and _connected(labels == b, ctx.nbrs)
+                        labels[u], labels[v] = a, b
+                        if not ok:
+                            continue
+                    best = key
+        if time.monotonic() >= deadline:
+            break
+    if best is None:
+        return False
+    _, _, u, v = best
+    a, b = int(labels[u]), int(labels[v])
+    labels[u], labels[v] = b, a
+    totals[a] += ctx.values[v] - ctx.values[u]
+    totals[b] += ctx.values[u] - ctx.values[v]
+    return True
 
 
 def _viol(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale: np.ndarray) -> float:
