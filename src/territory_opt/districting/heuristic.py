@@ -257,21 +257,13 @@ def _connected_without(
     members: np.ndarray, removed: int, nbrs: Sequence[np.ndarray], mask: np.ndarray
 ) -> bool:
     """Whether ``members`` minus ``removed`` stays connected (``mask`` marks members)."""
-    rest = [int(u) for u in members if u != removed]
-    if not rest:
+    if len(members) <= 1:
         return False
     mask[removed] = False
-    seen = {rest[0]}
-    stack = [rest[0]]
-    while stack:
-        u = stack.pop()
-        for v in nbrs[u]:
-            vi = int(v)
-            if mask[vi] and vi not in seen:
-                seen.add(vi)
-                stack.append(vi)
-    mask[removed] = True
-    return len(seen) == len(rest)
+    try:
+        return _connected(mask, nbrs)
+    finally:
+        mask[removed] = True
 
 
 def improve(ctx: Context, design: Design, deadline: float) -> Design:
