@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/bench_io.py
 	$(BIN)/python bench/bench_align.py
+	$(BIN)/python bench/bench_lp.py --sizes 1000x20 10000x100 30000x100
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_sizing.py
 	$(BIN)/python bench/bench_limits.py

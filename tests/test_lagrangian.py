@@ -100,3 +100,35 @@ def test_large_book_plan_by_regions_is_checked(
     assert plan.stats["plan_from_regions"] == 1.0
     check_plan(plan)
     assert plan.lower_bound <= plan.objective
+
+
+def test_cells_reach_every_region_at_the_sum_of_their_items_costs(unsegmented: Instance) -> None:
+    """The cell model prices each cell into nearby regions, and each region into enough cells."""
+    import numpy as np
+
+    from territory_opt.alignment import decompose
+    from territory_opt.geo.distance import unit_vectors
+
+    inst = unsegmented
+    p = inst.problem
+    assert p.account_coords is not None and p.coord_system is not None and inst.centers is not None
+    lead = inst.item_members[inst.item_ptr[:-1]]
+    pts = unit_vectors(p.account_coords[lead], p.coord_system)
+    cell_of_item = decompose.regions(pts, 20)
+    region_of_rep = decompose.regions(unit_vectors(inst.centers, p.coord_system), 8)
+    cell, region, cost = decompose._cell_reach(inst, pts, cell_of_item, region_of_rep)
+    n_cells, n_regions = int(cell_of_item.max()) + 1, int(region_of_rep.max()) + 1
+    assert len(np.unique(cell.astype(np.int64) * n_regions + region)) == len(cell)
+    # Every cell reaches its nearest regions, every region several times its share of cells.
+    assert (np.bincount(cell, minlength=n_cells) >= min(decompose.CELL_REACH, n_regions)).all()
+    assert (np.bincount(region, minlength=n_regions) >= n_cells / n_regions).all()
+    # Cost: the sum over the cell's items of the cost with one rep of that region.
+    rep_pts = unit_vectors(inst.centers, p.coord_system)
+    rng = np.random.default_rng(0)
+    for a in rng.choice(len(cell), size=25, replace=False):
+        items = np.flatnonzero(cell_of_item == cell[a])
+        members = np.flatnonzero(region_of_rep == region[a])
+        centre = pts[items].sum(axis=0)
+        rep = members[np.argmin(((rep_pts[members] - centre / np.linalg.norm(centre)) ** 2).sum(1))]
+        ev = inst.evaluate(items.astype(np.int32), np.full(len(items), rep, dtype=np.int32))
+        assert cost[a] == pytest.approx(float(ev["cost"].sum()), rel=1e-9)

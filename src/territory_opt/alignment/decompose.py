@@ -28,9 +28,11 @@ for the whole book, since the split into regions is a choice.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from territory_opt._interrupt import expired
 from territory_opt._interrupt import requested as interrupt_requested
@@ -45,8 +47,15 @@ from territory_opt.geo.distance import unit_vectors
 REGION_REPS = 16
 #: Share of each half band that region totals may not use (room for whole items).
 REGION_MARGIN = 0.5
+#: A region assignment is taken without repair when its totals keep this margin.
+ACCEPT_MARGIN = 0.25
 #: Most items per cell in the item-to-region model.
 CELL_ITEMS = 50
+#: Nearest regions (by centre) every cell may also go to in the cell LP, besides the
+#: regions its items' candidate arcs reach.
+CELL_REACH = 8
+#: ... and every region its nearest cells, this many times its share of the cells.
+REVERSE_CELLS = 3.0
 #: LP values within this of 0 or 1 count as whole.
 INTEGRAL = 1e-6
 #: Time shares: region assignment (of what is left), then all regions together.
@@ -130,14 +139,11 @@ def solve_small(
     return improve(model, choice, deadline=time.perf_counter() + max(rest, 0.0))
 
 
-def _region_model(full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray) -> ArcModel:
-    """One "rep" per region: cheapest arc into the region, summed (narrowed) limits."""
+def _region_limits(
+    full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the limits of each region's reps, narrowed towards the target by ``margin``."""
     n_regions = int(region_of_rep.max()) + 1
-    key = full.arc_item.astype(np.int64) * n_regions + region_of_rep[full.arc_rep]
-    order = np.lexsort((full.cost, key))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    best = order[first]  # cheapest arc of every (item, region)
     lo = np.zeros((n_regions, full.lo.shape[1]))
     hi = np.zeros_like(lo)
     mid = np.zeros_like(lo)
@@ -146,6 +152,21 @@ def _region_model(full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray)
     np.add.at(mid, region_of_rep, np.where(np.isfinite(target), target, 0.0))
     ok = np.isfinite(lo) & np.isfinite(hi)
     mid = np.where(ok, np.clip(mid, lo, hi), mid)
+    return (
+        np.where(np.isfinite(lo), mid - (1 - margin) * (mid - lo), lo),
+        np.where(np.isfinite(hi), mid + (1 - margin) * (hi - mid), hi),
+    )
+
+
+def _region_model(full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray) -> ArcModel:
+    """One "rep" per region: cheapest arc into the region, summed (narrowed) limits."""
+    n_regions = int(region_of_rep.max()) + 1
+    key = full.arc_item.astype(np.int64) * n_regions + region_of_rep[full.arc_rep]
+    order = np.lexsort((full.cost, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    best = order[first]  # cheapest arc of every (item, region)
+    lo, hi = _region_limits(full, region_of_rep, target, REGION_MARGIN)
     return ArcModel(
         n_items=full.n_items,
         n_reps=n_regions,
@@ -153,8 +174,8 @@ def _region_model(full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray)
         arc_rep=region_of_rep[full.arc_rep[best]].astype(np.int32),
         cost=full.cost[best],
         load=full.load[best],
-        lo=np.where(np.isfinite(lo), mid - (1 - REGION_MARGIN) * (mid - lo), lo),
-        hi=np.where(np.isfinite(hi), mid + (1 - REGION_MARGIN) * (hi - mid), hi),
+        lo=lo,
+        hi=hi,
         budget=np.zeros((len(best), 0)),
         budget_hi=np.zeros(0),
         load_names=full.load_names,
@@ -162,8 +183,86 @@ def _region_model(full: ArcModel, region_of_rep: np.ndarray, target: np.ndarray)
     )
 
 
+def _cell_reach(
+    inst: Instance,
+    pts: np.ndarray,
+    cell_of_item: np.ndarray,
+    region_of_rep: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs from every cell to its :data:`CELL_REACH` nearest regions, with their cost.
+
+    The candidate arcs of the items only reach the regions of their nearest
+    reps, and where reps crowd (cities) those are shared by many regions, so a
+    region can lack the items its limits need. Here each cell is priced into
+    nearby regions at the sum of its items' costs with the region's rep nearest
+    to the cell's centre. Cells with an item not allowed with that rep get no arc.
+    Returns cell, region and cost of each arc.
+    """
+    n_cells = int(cell_of_item.max()) + 1
+    n_regions = int(region_of_rep.max()) + 1
+    assert inst.centers is not None and inst.problem.coord_system is not None
+    rep_pts = unit_vectors(inst.centers, inst.problem.coord_system)
+    centre = np.stack(
+        [np.bincount(cell_of_item, weights=pts[:, d], minlength=n_cells) for d in range(3)], axis=1
+    )
+    region_centre = np.stack(
+        [np.bincount(region_of_rep, weights=rep_pts[:, d], minlength=n_regions) for d in range(3)],
+        axis=1,
+    )
+    # Directions: sums of unit vectors, scaled back to the sphere.
+    centre = centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-12)
+    region_centre = region_centre / np.maximum(
+        np.linalg.norm(region_centre, axis=1, keepdims=True), 1e-12
+    )
+    reach = min(CELL_REACH, n_regions)
+    _, near = cKDTree(region_centre).query(centre, k=reach)
+    near = np.asarray(near).reshape(n_cells, reach)
+    # And every region its nearest cells, a few times its share (a crowded city's
+    # regions must reach out further than the cells nearest to them look).
+    share = min(int(np.ceil(REVERSE_CELLS * n_cells / n_regions)), n_cells)
+    _, back = cKDTree(centre).query(region_centre, k=share)
+    back = np.asarray(back).reshape(n_regions, share)
+    keys = np.unique(
+        np.concatenate(
+            [
+                np.repeat(np.arange(n_cells, dtype=np.int64), reach) * n_regions + near.ravel(),
+                back.ravel().astype(np.int64) * n_regions + np.repeat(np.arange(n_regions), share),
+            ]
+        )
+    )
+    cell_arc = keys // n_regions
+    region_arc = keys % n_regions
+    rep_arc = np.empty(len(cell_arc), dtype=np.int32)
+    for g in range(n_regions):
+        at = np.flatnonzero(region_arc == g)
+        members = np.flatnonzero(region_of_rep == g)
+        if len(at) == 0 or len(members) == 0:
+            continue
+        _, pick = cKDTree(rep_pts[members]).query(centre[cell_arc[at]])
+        rep_arc[at] = members[np.asarray(pick)]
+    # Every item with the reps of its cell's arcs (arcs are sorted by cell).
+    members = np.argsort(cell_of_item, kind="stable")
+    size = np.bincount(cell_of_item, minlength=n_cells)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    # Pairs (arc, item): arc a of cell c with each of c's items.
+    arc_of = np.repeat(np.arange(len(cell_arc)), size[cell_arc])
+    arc_start = np.cumsum(size[cell_arc]) - size[cell_arc]
+    offset = np.arange(len(arc_of)) - np.repeat(arc_start, size[cell_arc])
+    item = members[start[cell_arc[arc_of]] + offset]
+    ev = inst.evaluate(item.astype(np.int32), rep_arc[arc_of])
+    cost = np.bincount(arc_of, weights=ev["cost"], minlength=len(cell_arc))
+    banned = np.bincount(arc_of, weights=~ev["allowed"], minlength=len(cell_arc)) > 0
+    keep = ~banned & (size[cell_arc] > 0)
+    return cell_arc[keep], region_arc[keep], cost[keep]
+
+
 def _assign_regions(
-    inst: Instance, coarse: ArcModel, options: SolveOptions, deadline: float
+    inst: Instance,
+    coarse: ArcModel,
+    region_of_rep: np.ndarray,
+    accept: tuple[np.ndarray, np.ndarray],
+    options: SolveOptions,
+    deadline: float,
 ) -> np.ndarray | None:
     """Solve the item-to-region model through cells of neighbouring items.
 
@@ -178,13 +277,21 @@ def _assign_regions(
     p = inst.problem
     assert p.account_coords is not None and p.coord_system is not None
     lead = inst.item_members[inst.item_ptr[:-1]]
-    cell_of_item = regions(unit_vectors(p.account_coords[lead], p.coord_system), CELL_ITEMS)
+    pts = unit_vectors(p.account_coords[lead], p.coord_system)
+    cell_of_item = regions(pts, CELL_ITEMS)
     n_cells = int(cell_of_item.max()) + 1
     g = coarse.n_reps
     key = cell_of_item[coarse.arc_item].astype(np.int64) * g + coarse.arc_rep
     keys, where, count = np.unique(key, return_inverse=True, return_counts=True)
     size = np.bincount(cell_of_item, minlength=n_cells)
     cost = np.bincount(where, weights=coarse.cost) * (size[keys // g] / count)
+    # Add the reach arcs; where both price a (cell, region), keep the cheaper.
+    reach_cell, reach_region, reach_cost = _cell_reach(inst, pts, cell_of_item, region_of_rep)
+    both = np.concatenate([keys, reach_cell.astype(np.int64) * g + reach_region])
+    both_cost = np.concatenate([cost, reach_cost])
+    keys, where = np.unique(both, return_inverse=True)
+    cost = np.full(len(keys), np.inf)
+    np.minimum.at(cost, where, both_cost)
     item_load = np.zeros((coarse.n_items, coarse.load.shape[1]))
     item_load[coarse.arc_item] = coarse.load
     cell_load = np.stack(
@@ -210,7 +317,7 @@ def _assign_regions(
     elastic = ELASTIC_FACTOR * max(float(cells.cost.max()), 1.0) * max(n_cells / limited, 1.0)
     session = LpSession(cells, options, elastic=elastic)
     left = deadline - time.perf_counter()
-    status, _, values, _, _ = session.solve(0.5 * left, ipm=False)
+    status, _, values, _, _ = session.solve(0.5 * left, ipm=cells.n_arcs > IPM_ARCS)
     if status != "optimal":
         return None
     its, rps = session.arcs()
@@ -228,7 +335,11 @@ def _assign_regions(
         average = cells.cost[cell_arc] / size[cell_of_item[add]]
         coarse = _with_arcs(coarse, add, wanted[add], average, item_load[add])
     start = coarse.arc_index(every, wanted)
-    if coarse.violation(start) <= 0:
+    # Splitting cells by their first load shifts region totals a little; within the
+    # wider ``accept`` limits the regions' reps still have room, and repairing a
+    # book of a million items costs minutes.
+    wide = dataclasses.replace(coarse, lo=accept[0], hi=accept[1])
+    if coarse.violation(start) <= 0 or wide.violation(start) <= 0:
         return coarse.arc_rep[start]
     fixed = repair(coarse, start, deadline=deadline)
     return None if fixed is None else coarse.arc_rep[fixed]
@@ -316,8 +427,9 @@ def solve_by_regions(
     n_regions = int(region_of_rep.max()) + 1
     with step(f"Assigning accounts to {n_regions} regions"):
         coarse = _region_model(full, region_of_rep, inst.target)
+        accept = _region_limits(full, region_of_rep, inst.target, ACCEPT_MARGIN)
         share = time.perf_counter() + ASSIGN_TIME_SHARE * (deadline - time.perf_counter())
-        region_of_item = _assign_regions(inst, coarse, options, share)
+        region_of_item = _assign_regions(inst, coarse, region_of_rep, accept, options, share)
     if region_of_item is None:
         return None
     chosen_item, chosen_rep = [], []

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +40,18 @@ from territory_opt.alignment.backends.base import (
     Status,
     relative_gap,
 )
-from territory_opt.alignment.backends.highs import HighsMip, LpSession, LpSolution, version
+from territory_opt.alignment.backends.highs import (
+    HighsMip,
+    LpSession,
+    LpSolution,
+    RowMap,
+    row_map,
+    version,
+)
 from territory_opt.alignment.decompose import applicable as by_regions_applicable
 from territory_opt.alignment.decompose import polish_by_regions, solve_by_regions
 from territory_opt.alignment.instance import ArcModel, Instance, pools
+from territory_opt.alignment.ipm import IpmSession
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
 from territory_opt.alignment.lagrangian import near_arcs, smoothed_dual
 from territory_opt.alignment.repair import improve, repair
@@ -72,6 +81,9 @@ IPM_ARCS = 50_000
 #: Above this many (item, rep) pairs the LP is replaced by the Lagrangian
 #: relaxation (bound and first plan), which scales linearly in pairs.
 LP_ARC_LIMIT = 5_000_000
+#: Candidate LPs with more arcs than this are solved by the structured interior
+#: point method (:mod:`territory_opt.alignment.ipm`) instead of HiGHS.
+STRUCTURED_IPM_ARCS = 500_000
 #: Time shares (of what is left) of the Lagrangian bound before the first plan
 #: (only when the plan is not built by regions) and after it.
 LAGRANGE_FIRST_SHARE = 0.1
@@ -278,7 +290,12 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     full = len(items) >= inst.n_all_arcs
     elastic = _elastic_price(inst, first)
     raises = 0
-    session = LpSession(first, options, elastic=elastic)
+    session: LpSession | IpmSession
+    if first.n_arcs > STRUCTURED_IPM_ARCS:
+        # Large LPs: the structured interior point method, pricing as it converges.
+        session = IpmSession(first, elastic=elastic, pricer=None if full else _pricer(inst))
+    else:
+        session = LpSession(first, options, elastic=elastic)
     n_arcs = first.n_arcs
     added = 0
     bound = -np.inf
@@ -333,6 +350,27 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     return None
 
 
+def _pricer(inst: Instance) -> Callable[[np.ndarray], ArcModel]:
+    """Pricing for :class:`IpmSession`: the arcs of negative reduced cost under given duals."""
+    rows: RowMap | None = None
+
+    def price(row_dual: np.ndarray) -> ArcModel:
+        nonlocal rows
+        if rows is None:
+            rows = row_map(inst.arc_model(np.zeros(0, np.int32), np.zeros(0, np.int32)))
+        u = row_dual[: inst.n_items]
+        pi = np.zeros(inst.lo.shape)
+        ok = rows.band_row >= 0
+        pi[ok] = row_dual[rows.band_row[ok]]
+        beta = row_dual[rows.budget_row] if len(rows.budget_row) else np.zeros(0)
+        scale = max(float(np.abs(u).mean()), 1.0)
+        with step("Pricing all arcs"):
+            ni, nr, _ = _price_all(inst, u, pi, beta, -1e-7 * scale, ADD_PER_ITEM)
+        return inst.arc_model(ni, nr)
+
+    return price
+
+
 def _with_arcs(
     inst: Instance, model: ArcModel, lp: LpSolution, items: np.ndarray, reps: np.ndarray
 ) -> tuple[ArcModel, LpSolution]:
@@ -367,7 +405,7 @@ def _elastic_price(inst: Instance, model: ArcModel) -> float:
 
 def _session_model(
     inst: Instance,
-    session: LpSession,
+    session: LpSession | IpmSession,
     status: str,
     objective: float,
     values: np.ndarray,
