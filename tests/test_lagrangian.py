@@ -27,6 +27,7 @@ def test_large_book_path_gives_a_checked_plan(
     instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
+    monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)
     plan = align(instance.problem, instance.spec, time_limit=15)
     assert plan.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT)
     assert plan.assignment is not None
@@ -93,6 +94,7 @@ def test_large_book_plan_by_regions_is_checked(
     from territory_opt.alignment import decompose
 
     monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
+    monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)
     monkeypatch.setattr(decompose, "REGION_REPS", 12)
     assert decompose.applicable(unsegmented)
     plan = align(unsegmented.problem, unsegmented.spec, time_limit=10)
@@ -132,3 +134,43 @@ def test_cells_reach_every_region_at_the_sum_of_their_items_costs(unsegmented: I
         rep = members[np.argmin(((rep_pts[members] - centre / np.linalg.norm(centre)) ** 2).sum(1))]
         ev = inst.evaluate(items.astype(np.int32), np.full(len(items), rep, dtype=np.int32))
         assert cost[a] == pytest.approx(float(ev["cost"].sum()), rel=1e-9)
+
+
+def test_guided_arcs_hold_the_lp_of_every_arc(instance: Instance) -> None:
+    """The arcs near each item's best at the dual's prices carry the LP optimum.
+
+    Their LP value is the LP over every arc (up to the few arcs pricing adds),
+    and each item keeps at least its best arc.
+    """
+    import numpy as np
+
+    from territory_opt.alignment.lagrangian import guided_arcs, near_arcs
+
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    full = pipeline_module.priced_lp(instance, SolveOptions(time_limit=60), clock)
+    assert full is not None and full.converged
+    near = near_arcs(instance)
+    dual = smoothed_dual(instance, deadline=time.perf_counter() + 20, near_set=near)
+    items, reps = guided_arcs(instance, dual, near)
+    assert set(np.unique(items)) == set(range(instance.n_items))
+    assert len(items) < 0.5 * instance.n_all_arcs
+    guided = pipeline_module.priced_lp(
+        instance, SolveOptions(time_limit=60), clock, start=(items, reps)
+    )
+    assert guided is not None and guided.converged
+    assert guided.bound == pytest.approx(full.bound, rel=1e-6)
+    assert guided.rounds <= 3
+
+
+def test_large_book_lp_from_guided_arcs_gives_a_checked_plan(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large books below GUIDED_ARC_LIMIT: dual, guided arcs, structured LP, plan."""
+    monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
+    monkeypatch.setattr(pipeline_module, "STRUCTURED_IPM_ARCS", 0)
+    plan = align(instance.problem, instance.spec, time_limit=20)
+    assert plan.assignment is not None
+    check_plan(plan)
+    assert plan.stats["lagrangian_bound"] <= plan.lower_bound <= plan.objective
+    reference = align(instance.problem, instance.spec, time_limit=20)
+    assert plan.stats["lp_bound"] == pytest.approx(reference.stats["lp_bound"], rel=1e-6)

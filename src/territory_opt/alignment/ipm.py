@@ -467,7 +467,7 @@ def _cold_start(
 PAUSE_GAP = 0.1
 #: At the pause, arcs whose reduced cost exceeds their item's best by more than
 #: this many average arc costs are dropped.
-PRUNE_REACH = 0.05
+PRUNE_REACH = 0.2
 
 
 def reduced_costs(model: ArcModel, rows: RowMap, row_dual: np.ndarray) -> np.ndarray:

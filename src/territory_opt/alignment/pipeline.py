@@ -53,7 +53,8 @@ from territory_opt.alignment.decompose import polish_by_regions, solve_by_region
 from territory_opt.alignment.instance import ArcModel, Instance, pools
 from territory_opt.alignment.ipm import IpmSession
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
-from territory_opt.alignment.lagrangian import near_arcs, smoothed_dual
+from territory_opt.alignment.lagrangian import guided_arcs, near_arcs, smoothed_dual
+from territory_opt.alignment.neighbourhood import large_neighbourhood_search
 from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
 
@@ -81,6 +82,12 @@ IPM_ARCS = 50_000
 #: Above this many (item, rep) pairs the LP is replaced by the Lagrangian
 #: relaxation (bound and first plan), which scales linearly in pairs.
 LP_ARC_LIMIT = 5_000_000
+#: Large books up to this many pairs solve the LP (structured interior point)
+#: from arcs chosen by the smoothed Lagrangian dual, which takes this share of
+#: the time, plus each item's nearest reps; larger ones use the Lagrangian route.
+GUIDED_ARC_LIMIT = 50_000_000
+GUIDED_DUAL_SHARE = 0.1
+GUIDED_NEAREST_K = 4
 #: Candidate LPs with more arcs than this are solved by the structured interior
 #: point method (:mod:`territory_opt.alignment.ipm`) instead of HiGHS.
 STRUCTURED_IPM_ARCS = 500_000
@@ -117,14 +124,8 @@ RINS_TIME_SHARE = 0.3
 RINS_DELTA = 0.8
 #: Time share of one LP-guided sub-MIP attempt at a first plan.
 INCUMBENT_TIME_SHARE = 0.2
-#: Reps re-optimised together in one large-neighbourhood step.
-LNS_REPS = 3
-#: Time limit of one neighbourhood MIP [s].
-LNS_STEP_SECONDS = 0.5
 #: Share of the remaining time given to the neighbourhood search before rc-fixing.
 LNS_TIME_SHARE = 0.5
-#: Relative gap asked of one neighbourhood MIP.
-LNS_GAP = 1e-4
 #: Values within this of 0 or 1 count as integral.
 INTEGRAL_TOL = 1e-6
 
@@ -275,7 +276,13 @@ class PricedLp:
     full: bool
 
 
-def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp | None:
+def priced_lp(
+    inst: Instance,
+    options: SolveOptions,
+    clock: _Clock,
+    *,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+) -> PricedLp | None:
     """Column generation until no arc prices out; None when the LP is infeasible.
 
     The LP is elastic: each limit has a slack that costs far more than any plan
@@ -283,9 +290,10 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     violation), so a restricted candidate set is never infeasible and its duals
     price in the arcs that restore feasibility. The elastic LP relaxes the true
     LP, so its value is a valid bound; at convergence without slack they agree.
-    Rounds after the first re-solve by simplex from the previous basis.
+    Rounds after the first re-solve by simplex from the previous basis. ``start``
+    replaces the nearest-rep candidates as the first arcs.
     """
-    items, reps = candidate_arcs(inst)
+    items, reps = candidate_arcs(inst) if start is None else start
     first = _cover_items(inst, inst.arc_model(items, reps))
     full = len(items) >= inst.n_all_arcs
     elastic = _elastic_price(inst, first)
@@ -293,7 +301,10 @@ def priced_lp(inst: Instance, options: SolveOptions, clock: _Clock) -> PricedLp 
     session: LpSession | IpmSession
     if first.n_arcs > STRUCTURED_IPM_ARCS:
         # Large LPs: the structured interior point method, pricing as it converges.
-        session = IpmSession(first, elastic=elastic, pricer=None if full else _pricer(inst))
+        # Nearest-rep candidates can be far from the LP's arcs: the first solve
+        # pauses to prune and price them; guided arcs (``start``) need no pause.
+        pause = not full and start is None
+        session = IpmSession(first, elastic=elastic, pricer=_pricer(inst) if pause else None)
     else:
         session = LpSession(first, options, elastic=elastic)
     n_arcs = first.n_arcs
@@ -623,11 +634,28 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     # built, so the pipeline keeps a small share of the time limit in reserve.
     budget = options.time_limit * (1.0 - RESERVE_SHARE)
     clock = _Clock(time.perf_counter() + budget, budget)
-    if inst.n_all_arcs > LP_ARC_LIMIT and lagrangian_applicable(inst):
-        return solve_lagrangian(inst, options, clock)
     stats: dict[str, float] = {}
     t0 = time.perf_counter()
-    priced = priced_lp(inst, options, clock)
+    first_arcs: tuple[np.ndarray, np.ndarray] | None = None
+    dual_bound = -np.inf
+    if inst.n_all_arcs > LP_ARC_LIMIT and lagrangian_applicable(inst):
+        if inst.n_all_arcs > GUIDED_ARC_LIMIT:
+            return solve_lagrangian(inst, options, clock)
+        # The LP of a large book starts from the arcs the Lagrangian prices favour.
+        with step("Cheapest arcs of every item"):
+            near = near_arcs(inst)
+        with step("Lagrangian bound (smoothed dual)"):
+            dual = smoothed_dual(inst, deadline=clock.after(GUIDED_DUAL_SHARE), near_set=near)
+        items, reps = guided_arcs(inst, dual, near)
+        nearest_items, nearest_reps = candidate_arcs(inst, k=GUIDED_NEAREST_K)
+        keys = np.unique(
+            np.concatenate([items, nearest_items]).astype(np.int64) * inst.n_reps
+            + np.concatenate([reps, nearest_reps])
+        )
+        first_arcs = (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
+        dual_bound = dual.bound
+        stats["lagrangian_bound"] = dual_bound
+    priced = priced_lp(inst, options, clock, start=first_arcs)
     if priced is None:
         return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None
     stats.update(
@@ -644,7 +672,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     if len(beta):
         rc -= model.budget @ beta
     log = lp.log
-    bound = priced.bound
+    bound = max(priced.bound, dual_bound)
     proven = False
     rounded = _round(model, lp.values)
     choice: np.ndarray | None = rounded
@@ -738,96 +766,6 @@ def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray 
     return None if (pos < 0).any() else pos
 
 
-def _group_model(
-    model: ArcModel, choice: np.ndarray, group: np.ndarray, reach: np.ndarray | None = None
-) -> tuple[ArcModel, np.ndarray, np.ndarray]:
-    """Sub-model freeing every item of the ``group`` reps.
-
-    Freed items may go to any rep in ``reach`` (default: the group). Reps in
-    ``reach`` but not in the group keep their other items; their limits are
-    shifted by that fixed load, so load can flow out of the group.
-    """
-    reach = group if reach is None else (reach | group)
-    chosen_rep = model.arc_rep[choice]
-    free_item = np.zeros(model.n_items, dtype=bool)
-    free_item[model.arc_item[choice][group[chosen_rep]]] = True
-    idx = np.flatnonzero(free_item[model.arc_item] & reach[model.arc_rep])
-    items = np.flatnonzero(free_item)
-    remap = np.full(model.n_items, -1, dtype=np.int64)
-    remap[items] = np.arange(len(items))
-    fixed = choice[~free_item[model.arc_item[choice]]]
-    fixed_load = np.zeros(model.lo.shape)
-    np.add.at(fixed_load, model.arc_rep[fixed], model.load[fixed])
-    sub = ArcModel(
-        n_items=len(items),
-        n_reps=model.n_reps,
-        arc_item=remap[model.arc_item[idx]].astype(np.int32),
-        arc_rep=model.arc_rep[idx],
-        cost=model.cost[idx],
-        load=model.load[idx],
-        lo=np.where(reach[:, None], model.lo - fixed_load, -np.inf),
-        hi=np.where(reach[:, None], model.hi - fixed_load, np.inf),
-        budget=model.budget[idx],
-        budget_hi=model.budget_hi - model.budget[fixed].sum(axis=0),
-        load_names=model.load_names,
-        budget_names=model.budget_names,
-    )
-    current = choice[free_item[model.arc_item[choice]]]
-    return sub, idx, np.searchsorted(idx, current)
-
-
-def _group_step(
-    model: ArcModel,
-    choice: np.ndarray,
-    group: np.ndarray,
-    options: SolveOptions,
-    time_limit: float,
-    reach: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """Re-solve one group of reps; return the improved plan or None."""
-    sub, idx, start = _group_model(model, choice, group, reach)
-    if sub.n_items == 0:
-        return None
-    res = HighsMip().solve(
-        sub,
-        _sub_options(options, time_limit, gap=LNS_GAP, warm_start=start),
-    )
-    if res.choice is None:
-        return None
-    before, after = sub.objective(start), sub.objective(res.choice)
-    if after >= before - 1e-9 * max(1.0, abs(before)):
-        return None
-    new_choice = choice.copy()
-    new_arcs = idx[res.choice]
-    new_choice[model.arc_item[new_arcs]] = new_arcs
-    return new_choice
-
-
-def _rep_neighbours(inst: Instance, k: int) -> np.ndarray:
-    """``(m, k)`` each rep and its nearest reps of the same band pool (segment).
-
-    Items only move between reps of one pool, so a neighbourhood mixing pools
-    could not rebalance anything. Rows are padded with the rep itself when its
-    pool has fewer than ``k`` reps.
-    """
-    m = inst.n_reps
-    out = np.repeat(np.arange(m)[:, None], k, axis=1)
-    _, rep_pool = pools(inst.problem, inst.spec)
-    located = inst.centers is not None and inst.problem.coord_system is not None
-    for pool in np.unique(rep_pool):
-        members = np.flatnonzero(rep_pool == pool)
-        kk = min(k, len(members))
-        if located:
-            assert inst.centers is not None and inst.problem.coord_system is not None
-            pts = unit_vectors(inst.centers[members], inst.problem.coord_system)
-            _, near = cKDTree(pts).query(pts, k=kk)
-            near = np.asarray(near).reshape(len(members), kk)
-        else:
-            near = (np.arange(len(members))[:, None] + np.arange(kk)[None, :]) % len(members)
-        out[members, :kk] = members[near]
-    return out
-
-
 def _round(model: ArcModel, values: np.ndarray) -> np.ndarray:
     """Pick the arc with the largest LP value for each item."""
     order = np.lexsort((-values, model.arc_item))
@@ -835,47 +773,3 @@ def _round(model: ArcModel, values: np.ndarray) -> np.ndarray:
     first[1:] = model.arc_item[order][1:] != model.arc_item[order][:-1]
     choice = order[first]
     return choice[np.argsort(model.arc_item[choice])]
-
-
-def large_neighbourhood_search(
-    inst: Instance,
-    model: ArcModel,
-    choice: np.ndarray,
-    options: SolveOptions,
-    clock: _Clock,
-    *,
-    target: float = -np.inf,
-) -> tuple[np.ndarray, int]:
-    """Improve a plan by re-solving a few neighbouring reps at a time exactly.
-
-    Each step frees every item of a rep and its nearest reps, keeps only arcs
-    among them, and solves that small MIP with the other reps fixed. Loads of
-    other reps do not change, so every accepted step keeps the plan feasible.
-    Stops when a full pass over the reps brings no improvement, at ``target``,
-    or when time runs out.
-    """
-    rng = np.random.default_rng(options.seed)
-    neighbours = _rep_neighbours(inst, LNS_REPS)
-    wider = _rep_neighbours(inst, 2 * LNS_REPS)
-    m = inst.n_reps
-    improved_steps = 0
-    stale = 0
-    order = rng.permutation(m)
-    pos = 0
-    while clock.left() > 0.05 and stale < m and model.objective(choice) > target:
-        seed = order[pos % m]
-        group = np.zeros(m, dtype=bool)
-        group[neighbours[seed]] = True
-        reach = np.zeros(m, dtype=bool)
-        reach[wider[seed]] = True
-        pos += 1
-        better = _group_step(
-            model, choice, group, options, min(LNS_STEP_SECONDS, clock.left()), reach
-        )
-        if better is None:
-            stale += 1
-        else:
-            choice = better
-            improved_steps += 1
-            stale = 0
-    return choice, improved_steps
