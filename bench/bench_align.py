@@ -45,7 +45,12 @@ LADDER: dict[tuple[int, int], list[tuple[str, float | None]]] = {
         ("pulp-highs", 60.0),
         ("pulp-cbc", 60.0),
     ],
-    (100_000, 200): [("ours", 300.0), ("nearest-rep", None), ("pulp-highs", 300.0)],
+    (100_000, 200): [
+        ("ours", 300.0),
+        ("ours", 180.0),
+        ("nearest-rep", None),
+        ("pulp-highs", 300.0),
+    ],
     (1_000_000, 1000): [("ours", 600.0), ("nearest-rep", None)],
 }
 #: PuLP models above this many account×rep variables are not attempted.

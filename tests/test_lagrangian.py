@@ -174,3 +174,22 @@ def test_large_book_lp_from_guided_arcs_gives_a_checked_plan(
     assert plan.stats["lagrangian_bound"] <= plan.lower_bound <= plan.objective
     reference = align(instance.problem, instance.spec, time_limit=20)
     assert plan.stats["lp_bound"] == pytest.approx(reference.stats["lp_bound"], rel=1e-6)
+
+
+def test_exact_lagrangian_bound_is_the_lp_at_its_duals_and_below_it_elsewhere(
+    instance: Instance,
+) -> None:
+    """L(π) over every arc: equal to the LP at the LP's duals, never above it at others."""
+    import numpy as np
+
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    full = pipeline_module.priced_lp(instance, SolveOptions(time_limit=60), clock)
+    assert full is not None and full.converged
+    _, pi, beta = pipeline_module._duals(full.model, full.lp)
+    at_lp = pipeline_module.exact_lagrangian_bound(instance, pi, beta)
+    assert at_lp == pytest.approx(full.bound, rel=1e-6)
+    rng = np.random.default_rng(0)
+    spread = float(np.abs(pi).mean()) + 1e-9
+    for _ in range(5):
+        other = pi + rng.normal(scale=spread, size=pi.shape)
+        assert pipeline_module.exact_lagrangian_bound(instance, other, beta) <= full.bound + 1e-6

@@ -2,8 +2,8 @@
 
 Notes
 -----
-Above :data:`~territory_opt.alignment.pipeline.LP_ARC_LIMIT` pairs the LP of the
-whole book is too slow to solve in minutes, so the first plan is built in
+Above :data:`~territory_opt.alignment.pipeline.GUIDED_ARC_LIMIT` pairs the LP of
+the whole book is too slow to solve in minutes, so the first plan is built in
 three steps (one band pool, no budgets, rep-independent loads):
 
 1. **Regions.** Reps are split by recursive coordinate bisection of their

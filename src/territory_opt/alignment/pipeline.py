@@ -88,6 +88,9 @@ LP_ARC_LIMIT = 5_000_000
 GUIDED_ARC_LIMIT = 50_000_000
 GUIDED_DUAL_SHARE = 0.1
 GUIDED_NEAREST_K = 4
+#: ... and its LP rounds may use this share of the time left (rounding the LP
+#: of a large book already gives a plan within a fraction of a percent).
+GUIDED_LP_SHARE = 0.8
 #: Candidate LPs with more arcs than this are solved by the structured interior
 #: point method (:mod:`territory_opt.alignment.ipm`) instead of HiGHS.
 STRUCTURED_IPM_ARCS = 500_000
@@ -258,6 +261,26 @@ def _price_all(
     return np.concatenate(found_i), np.concatenate(found_r), np.concatenate(found_rc)
 
 
+def exact_lagrangian_bound(inst: Instance, pi: np.ndarray, beta: np.ndarray) -> float:
+    r"""Lagrangian bound :math:`L(\pi, \beta)` over every arc, for any multipliers.
+
+    Multipliers of the wrong sign for a limit (a positive π on a row without a
+    lower limit, a positive β on a budget) are clipped to 0 first, so the value
+    is a valid lower bound on every plan whatever solver produced them:
+    :math:`\sum_j \min_r (c_{jr} - \sum_l \pi_{rl} q_{jrl} - \beta b_{jr})
+    + \sum \pi^+ lo - \sum \pi^- hi + \sum_g \beta_g\, budget_g`.
+    """
+    pi = np.where(np.isfinite(inst.lo), pi, np.minimum(pi, 0.0))
+    pi = np.where(np.isfinite(inst.hi), pi, np.maximum(pi, 0.0))
+    beta = np.minimum(beta, 0.0)
+    items, _, rc = _price_all(inst, np.zeros(inst.n_items), pi, beta, np.inf, 1)
+    if len(np.unique(items)) < inst.n_items:
+        return np.inf  # an item without any allowed rep: no plan at all
+    limits = (np.where(pi > 0, pi * np.where(np.isfinite(inst.lo), inst.lo, 0.0), 0.0)).sum()
+    limits += (np.where(pi < 0, pi * np.where(np.isfinite(inst.hi), inst.hi, 0.0), 0.0)).sum()
+    return float(rc.sum() + limits + (beta @ inst.budget_hi if len(beta) else 0.0))
+
+
 def _lagrangian_bound(inst: Instance, lp_obj: float, items: np.ndarray, rc: np.ndarray) -> float:
     best = np.zeros(inst.n_items)
     np.minimum.at(best, items, rc)
@@ -282,6 +305,7 @@ def priced_lp(
     clock: _Clock,
     *,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    lp_share: float = LP_TIME_SHARE,
 ) -> PricedLp | None:
     """Column generation until no arc prices out; None when the LP is infeasible.
 
@@ -311,7 +335,7 @@ def priced_lp(
     added = 0
     bound = -np.inf
     # Pricing stops early enough to leave time for finding a plan.
-    lp_deadline = time.perf_counter() + LP_TIME_SHARE * clock.left()
+    lp_deadline = time.perf_counter() + lp_share * clock.left()
     last: tuple[ArcModel, LpSolution] | None = None
     for rounds in range(1, MAX_PRICING_ROUNDS + 1):
         with step(f"LP round {rounds} ({n_arcs:,} arcs)"):
@@ -323,6 +347,11 @@ def priced_lp(
                 limit, ipm=big and n_arcs > IPM_ARCS
             )
         model, lp = _session_model(inst, session, status, objective, values, duals, slack)
+        if status != "optimal" and isinstance(session, IpmSession) and len(duals):
+            # Any multipliers give a valid bound; an unfinished interior point
+            # run's are often far better than the last round's.
+            with step("Lagrangian bound at the last duals"):
+                bound = max(bound, exact_lagrangian_bound(inst, *_duals(model, lp)[1:]))
         if status != "optimal":
             if last is not None:  # out of LP time: go on with the last solved LP,
                 items_all, reps_all = session.arcs()  # plus the arcs priced in since
@@ -655,7 +684,13 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
         first_arcs = (keys // inst.n_reps).astype(np.int32), (keys % inst.n_reps).astype(np.int32)
         dual_bound = dual.bound
         stats["lagrangian_bound"] = dual_bound
-    priced = priced_lp(inst, options, clock, start=first_arcs)
+    priced = priced_lp(
+        inst,
+        options,
+        clock,
+        start=first_arcs,
+        lp_share=LP_TIME_SHARE if first_arcs is None else GUIDED_LP_SHARE,
+    )
     if priced is None:
         return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None
     stats.update(
