@@ -501,9 +501,11 @@ class IpmSession:
     """Column generation around :func:`solve_lp`, with the interface of ``LpSession``.
 
     An interior-point method gains little from a warm start, so every solve
-    starts afresh. To need few of them, the first solve pauses at the duality
-    gap :data:`PAUSE_GAP`, where the duals already show which arcs the optimum
-    needs, prices every arc with them and restarts with those added.
+    starts afresh. To need few of them, a session with a ``pricer`` pauses its
+    first solve at the duality gap :data:`PAUSE_GAP`, where the duals already
+    show which arcs the optimum needs: it drops arcs far above their item's best
+    (:data:`PRUNE_REACH`), prices every arc with those duals and restarts with
+    the priced ones added. Later rounds are driven by the caller (:meth:`add`).
 
     Parameters
     ----------
