@@ -693,7 +693,7 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
     )
     model, lp = priced.model, priced.lp
     if lp.status != "optimal":
-        return _no_plan(Status.TIME_LIMIT, priced.bound, lp.log, stats), model
+        return _no_plan(Status.TIME_LIMIT, max(priced.bound, dual_bound), lp.log, stats), model
     u, pi, beta = _duals(model, lp)
     rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
     if len(beta):
