@@ -85,9 +85,7 @@ class NearArcs:
 
 def _cost_rows(inst: Instance, its: np.ndarray) -> np.ndarray:
     """Cost of items ``its`` with every rep, +inf where not allowed."""
-    m = inst.n_reps
-    ev = inst.evaluate(np.repeat(its, m), np.tile(np.arange(m, dtype=np.int32), len(its)))
-    return np.where(ev["allowed"], ev["cost"], np.inf).reshape(len(its), m)
+    return inst.cost_rows(its)
 
 
 def near_arcs(inst: Instance, k: int = 0) -> NearArcs:
@@ -118,13 +116,10 @@ def near_arcs(inst: Instance, k: int = 0) -> NearArcs:
 
 def _cost_matrix(inst: Instance) -> np.ndarray:
     """Items × reps cost, +inf where the arc is not allowed."""
-    m = inst.n_reps
-    cost = np.empty((inst.n_items, m))
+    cost = np.empty((inst.n_items, inst.n_reps))
     for start in range(0, inst.n_items, CHUNK_ITEMS):
         its = np.arange(start, min(inst.n_items, start + CHUNK_ITEMS), dtype=np.int32)
-        ev = inst.evaluate(np.repeat(its, m), np.tile(np.arange(m, dtype=np.int32), len(its)))
-        block = np.where(ev["allowed"], ev["cost"], np.inf)
-        cost[its] = block.reshape(len(its), m)
+        cost[its] = inst.cost_rows(its)
     return cost
 
 
@@ -139,8 +134,7 @@ def _load_scale(inst: Instance) -> np.ndarray:
 
 def _item_loads(inst: Instance) -> np.ndarray:
     """Items × loads (rep-independent)."""
-    ev = inst.evaluate(np.arange(inst.n_items, dtype=np.int32), np.zeros(inst.n_items, np.int32))
-    return np.asarray(ev["load"])
+    return inst.item_loads
 
 
 #: Arcs whose reduced cost at the smoothed dual's multipliers is within this many

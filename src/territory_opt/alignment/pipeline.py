@@ -230,6 +230,8 @@ def _price_all(
     """Every allowed arc with reduced cost below ``threshold`` (chunked over items)."""
     m = inst.n_reps
     chunk_items = max(1, PRICE_CHUNK // max(m, 1))
+    if inst.dense_costs and not np.any(beta):
+        return _price_rows(inst, u, pi, threshold, per_item, chunk_items)
     found_i, found_r, found_rc = [], [], []
     if inst.problem.pairs is not None:
         all_i, all_r = inst.all_arcs()
@@ -255,6 +257,39 @@ def _price_all(
         found_i.append(its)
         found_r.append(rps)
         found_rc.append(rc)
+    if not found_i:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    return np.concatenate(found_i), np.concatenate(found_r), np.concatenate(found_rc)
+
+
+def _price_rows(
+    inst: Instance,
+    u: np.ndarray,
+    pi: np.ndarray,
+    threshold: float,
+    per_item: int | None,
+    chunk_items: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_price_all` on blocks of whole cost rows (books without a pair table)."""
+    m = inst.n_reps
+    loads = inst.item_loads
+    found_i, found_r, found_rc = [], [], []
+    for start in range(0, inst.n_items, chunk_items):
+        its = np.arange(start, min(inst.n_items, start + chunk_items), dtype=np.int32)
+        rc = inst.cost_rows(its)
+        rc -= u[its][:, None]
+        rc -= loads[its] @ pi.T
+        if per_item is not None and per_item < m:
+            cols = np.argpartition(rc, per_item - 1, axis=1)[:, :per_item]
+            rows = np.broadcast_to(its[:, None], cols.shape)
+            vals = np.take_along_axis(rc, cols, axis=1)
+        else:
+            cols = np.broadcast_to(np.arange(m, dtype=np.int32)[None, :], rc.shape)
+            rows, vals = np.broadcast_to(its[:, None], rc.shape), rc
+        keep = vals < threshold
+        found_i.append(rows[keep].astype(np.int32))
+        found_r.append(cols[keep].astype(np.int32))
+        found_rc.append(vals[keep])
     if not found_i:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
     return np.concatenate(found_i), np.concatenate(found_r), np.concatenate(found_rc)
