@@ -96,6 +96,7 @@ def test_large_book_plan_by_regions_is_checked(
     monkeypatch.setattr(pipeline_module, "LP_ARC_LIMIT", 0)
     monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)
     monkeypatch.setattr(decompose, "REGION_REPS", 12)
+    monkeypatch.setattr(pipeline_module, "cells_applicable", lambda _: False)
     assert decompose.applicable(unsegmented)
     plan = align(unsegmented.problem, unsegmented.spec, time_limit=10)
     assert plan.assignment is not None
@@ -193,3 +194,26 @@ def test_exact_lagrangian_bound_is_the_lp_at_its_duals_and_below_it_elsewhere(
     for _ in range(5):
         other = pi + rng.normal(scale=spread, size=pi.shape)
         assert pipeline_module.exact_lagrangian_bound(instance, other, beta) <= full.bound + 1e-6
+
+
+def test_smoothed_dual_stays_bounded_when_its_arcs_cannot_meet_the_limits(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two arcs per item cannot fill every rep: the multipliers stay capped, arcs get priced in."""
+    import numpy as np
+
+    from territory_opt.alignment import lagrangian
+
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    priced = pipeline_module.priced_lp(instance, SolveOptions(time_limit=60), clock)
+    assert priced is not None
+    monkeypatch.setattr(lagrangian, "MAX_CELLS", 0)
+    monkeypatch.setattr(lagrangian, "REVERSE_MIN", 1)
+    monkeypatch.setattr(lagrangian, "REVERSE_SHARE", 0.0)
+    near = lagrangian.near_arcs(instance, k=2)
+    assert len(near.extra_item) <= instance.n_reps
+    result = smoothed_dual(instance, deadline=time.perf_counter() + 20, near_set=near)
+    lam_hi, lam_lo = result.multipliers
+    assert np.isfinite(lam_hi).all() and np.isfinite(lam_lo).all()
+    assert result.bound <= priced.bound * (1 + 1e-9)
+    assert result.bound >= 0.95 * priced.bound

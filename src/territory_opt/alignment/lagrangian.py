@@ -46,6 +46,10 @@ MAX_CELLS = 200_000_000
 CHUNK_ITEMS = 20_000
 #: Arcs evaluated at once when streaming a book too large for the matrix.
 STREAM_ARCS = 5_000_000
+#: Each rep also keeps its cheapest items in the smoothed dual: this many times
+#: its share of the items, and at least REVERSE_MIN.
+REVERSE_SHARE = 3.0
+REVERSE_MIN = 30
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,21 @@ class NearArcs:
         ``(n,)`` every rep not kept costs at least this (``inf`` when all are kept).
     dense
         The full cost matrix when it fits in :data:`MAX_CELLS`, else None.
+    extra_item, extra_rep, extra_cost
+        Each rep's cheapest items (:data:`REVERSE_SHARE` times its share of the
+        items) where the item does not keep that rep: with them every rep can
+        reach its lower limits in the smoothed dual, whose arcs would otherwise
+        leave a rep in a crowded city with too few items (an infeasible
+        restriction, so an unbounded dual).
     """
 
     rep: np.ndarray
     cost: np.ndarray
     floor: np.ndarray
     dense: np.ndarray | None
+    extra_item: np.ndarray
+    extra_rep: np.ndarray
+    extra_cost: np.ndarray
 
 
 def _cost_rows(inst: Instance, its: np.ndarray) -> np.ndarray:
@@ -89,12 +102,18 @@ def _cost_rows(inst: Instance, its: np.ndarray) -> np.ndarray:
 
 
 def near_arcs(inst: Instance, k: int = 0) -> NearArcs:
-    """Each item's ``k`` (default :data:`SMOOTH_K`) cheapest arcs, in one pass over all arcs."""
+    """Each item's ``k`` (default :data:`SMOOTH_K`) cheapest arcs, in one pass over all arcs.
+
+    The same pass keeps each rep's cheapest items (see :class:`NearArcs`).
+    """
     n, m = inst.n_items, inst.n_reps
     k = min(k or SMOOTH_K, m)
     dense = _cost_matrix(inst) if n * m <= MAX_CELLS else None
     rep = np.empty((n, k), dtype=np.int64)
     cost = np.empty((n, k))
+    reach = min(n, max(REVERSE_MIN, int(np.ceil(REVERSE_SHARE * n / max(m, 1)))))
+    best_cost = np.full((m, 0), np.inf)  # per rep: its cheapest items so far
+    best_item = np.zeros((m, 0), dtype=np.int64)
     chunk = max(1, STREAM_ARCS // m)
     for first in range(0, n, chunk):
         its = np.arange(first, min(n, first + chunk), dtype=np.int32)
@@ -106,12 +125,24 @@ def near_arcs(inst: Instance, k: int = 0) -> NearArcs:
         )
         rep[its] = part
         cost[its] = np.take_along_axis(block, part, axis=1)
+        if k < m:
+            pool_cost = np.concatenate([best_cost, block.T], axis=1)
+            pool_item = np.concatenate([best_item, np.broadcast_to(its, (m, len(its)))], axis=1)
+            if pool_cost.shape[1] > reach:
+                keep = np.argpartition(pool_cost, reach - 1, axis=1)[:, :reach]
+                pool_cost = np.take_along_axis(pool_cost, keep, axis=1)
+                pool_item = np.take_along_axis(pool_item, keep, axis=1)
+            best_cost, best_item = pool_cost, pool_item
     floor = (
         np.full(n, np.inf) if k >= m else np.max(np.where(np.isfinite(cost), cost, -np.inf), axis=1)
     )
     if k < m:
         floor = np.where(np.isfinite(cost).all(axis=1), floor, np.inf)
-    return NearArcs(rep, cost, floor, dense)
+    extra_item = best_item.ravel()
+    extra_rep = np.repeat(np.arange(m, dtype=np.int64), best_item.shape[1])
+    extra_cost = best_cost.ravel()
+    new = np.isfinite(extra_cost) & ~(rep[extra_item] == extra_rep[:, None]).any(axis=1)
+    return NearArcs(rep, cost, floor, dense, extra_item[new], extra_rep[new], extra_cost[new])
 
 
 def _cost_matrix(inst: Instance) -> np.ndarray:
@@ -149,6 +180,12 @@ SMOOTH_K = 30
 SMOOTH_TAUS = (0.1, 0.03, 0.01, 0.003)
 #: L-BFGS iterations per temperature.
 SMOOTH_ITERATIONS = 400
+#: Most runs per temperature; after each, the arcs that the exact evaluation
+#: finds cheapest and the smoothed dual lacks are added.
+SMOOTH_PRICING_ROUNDS = 3
+#: Cap on a multiplier, in mean cheapest costs per item per typical limit,
+#: times the items per rep (see :func:`smoothed_dual`).
+SMOOTH_CAP = 1000.0
 
 
 def smoothed_dual(
@@ -203,16 +240,35 @@ def smoothed_dual(
     cheapest = near_cost.min(axis=1)
     unit = float(np.mean(cheapest[np.isfinite(cheapest)])) if np.isfinite(cheapest).any() else 1.0
     unit = max(unit, 1e-9)
-    c_near = np.where(np.isfinite(near_cost), near_cost / unit, np.inf)
-    flat_rep = near.ravel()
+    # The smoothed dual's arcs: each item's kept arcs, the reps' extra ones, and the
+    # arcs that exact evaluations find cheapest (added between temperatures), by item.
+    arc_item = np.concatenate([np.repeat(np.arange(n), k), arcs.extra_item])
+    arc_rep = np.concatenate([near.ravel(), arcs.extra_rep])
+    arc_cost = np.concatenate([near_cost.ravel(), arcs.extra_cost])
+    flat: dict[str, np.ndarray] = {}
+
+    def build(items: np.ndarray, reps: np.ndarray, costs: np.ndarray) -> None:
+        order = np.lexsort((reps, items))
+        flat["item"], flat["rep"] = items[order], reps[order]
+        flat["c"] = np.where(np.isfinite(costs[order]), costs[order] / unit, np.inf)
+        flat["q"] = q[flat["item"]]
+        flat["first"] = np.searchsorted(flat["item"], np.arange(n))
+        flat["key"] = flat["item"].astype(np.int64) * m + flat["rep"]
+        flat["cost"] = costs[order]
+
+    build(arc_item, arc_rep, arc_cost)
     n_load = shape[1]
+    # Multipliers are capped (in units of the mean cheapest cost per item, per
+    # typical limit) so that a restriction the arcs cannot meet stays bounded;
+    # the exact evaluation then prices in the arcs such a rep attracts.
+    cap = SMOOTH_CAP * max(1.0, n / max(m, 1))
     # Variables: lower-limit multipliers, then upper-limit ones; a missing limit is fixed at 0.
-    bounds = [(0.0, None if ok else 0.0) for ok in np.isfinite(inst.lo).ravel()] + [
-        (0.0, None if ok else 0.0) for ok in np.isfinite(inst.hi).ravel()
+    bounds = [(0.0, cap if ok else 0.0) for ok in np.isfinite(inst.lo).ravel()] + [
+        (0.0, cap if ok else 0.0) for ok in np.isfinite(inst.hi).ravel()
     ]
     z = np.zeros(2 * lo.size)
     if start is not None:  # start = (upper, lower), as returned in multipliers
-        z = np.concatenate([start[1].ravel(), start[0].ravel()]) / unit
+        z = np.minimum(np.concatenate([start[1].ravel(), start[0].ravel()]) / unit, cap)
 
     def split(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return vec[: lo.size].reshape(shape), vec[lo.size :].reshape(shape)
@@ -220,17 +276,15 @@ def smoothed_dual(
     def smooth(vec: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
         lam_lo, lam_hi = split(vec)
         price = lam_lo - lam_hi  # (m, L)
-        reduced = c_near - np.einsum("il,ikl->ik", q, price[near])
-        low = reduced.min(axis=1)
-        weight = np.exp(-(reduced - low[:, None]) / tau)
-        total = weight.sum(axis=1)
+        f_item, f_rep, f_q = flat["item"], flat["rep"], flat["q"]
+        reduced = flat["c"] - np.einsum("al,al->a", f_q, price[f_rep])
+        low = np.minimum.reduceat(reduced, flat["first"])
+        weight = np.exp(-(reduced - low[f_item]) / tau)
+        total = np.add.reduceat(weight, flat["first"])
         value = float((low - tau * np.log(total)).sum() + (lam_lo * lo).sum() - (lam_hi * hi).sum())
-        share = (weight / total[:, None]).ravel()
+        share = weight / total[f_item]
         load = np.stack(
-            [
-                np.bincount(flat_rep, weights=share * np.repeat(q[:, col], k), minlength=m)
-                for col in range(n_load)
-            ],
+            [np.bincount(f_rep, weights=share * f_q[:, col], minlength=m) for col in range(n_load)],
             axis=1,
         )
         grad_lo = lo - load
@@ -271,11 +325,32 @@ def smoothed_dual(
         if expired(deadline):
             raise _OutOfTimeError
 
+    def price_in(rep: np.ndarray) -> bool:
+        """Add each item's exact cheapest arc where the smoothed dual lacks it."""
+        items = np.arange(n)
+        key = items.astype(np.int64) * m + rep
+        pos = np.minimum(np.searchsorted(flat["key"], key), len(flat["key"]) - 1)
+        missing = flat["key"][pos] != key
+        if not missing.any():
+            return False
+        its, rps = items[missing].astype(np.int32), rep[missing].astype(np.int32)
+        costs = inst.evaluate(its, rps)["cost"]
+        build(
+            np.concatenate([flat["item"], its]),
+            np.concatenate([flat["rep"], rps]),
+            np.concatenate([flat["cost"], costs]),
+        )
+        return True
+
     best, best_rep = exact(z)
     best_z, done = z, 0
-    for tau in taus:
+    schedule = [tau for tau in taus for _ in range(SMOOTH_PRICING_ROUNDS)]
+    finished: set[float] = set()
+    for tau in schedule:
         if expired(deadline):
             break
+        if tau in finished:
+            continue
         last = {"z": z}
 
         def fun(vec: np.ndarray, tau: float = tau, last: dict[str, np.ndarray] = last) -> Any:
@@ -295,19 +370,25 @@ def smoothed_dual(
             z, done = res.x, done + int(res.nit)
         except _OutOfTimeError:
             z = last["z"]
-        if cost is None and tau != taus[-1] and not expired(deadline):
-            # Streamed books: an exact evaluation may rescan many items (up to a pass
-            # over every arc), so only the final multipliers are evaluated.
-            continue
         value, rep = exact(z)
         if value > best:
             best, best_rep, best_z = value, rep, z
-    if cost is None and best_z is not z and done:
-        value, rep = exact(z)
-        if value > best:
-            best, best_rep, best_z = value, rep, z
+        if expired(deadline) or not price_in(rep):
+            finished.add(tau)  # no arc to add: on to the next temperature
     lam_lo, lam_hi = split(best_z * unit)
     return LagrangianResult(best, best_rep, done, (lam_hi, lam_lo))
+
+
+def multipliers_of(inst: Instance, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers (upper, lower), as :func:`smoothed_dual` takes them, from LP duals ``pi``."""
+    scale = _load_scale(inst)
+    return np.maximum(-pi, 0.0) * scale, np.maximum(pi, 0.0) * scale
+
+
+def prices_of(inst: Instance, multipliers: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """LP-dual-like prices ``(m, L)`` per unit of load from multipliers (upper, lower)."""
+    lam_hi, lam_lo = multipliers
+    return np.asarray((lam_lo - lam_hi) / _load_scale(inst))
 
 
 def guided_arcs(
@@ -326,8 +407,7 @@ def guided_arcs(
     tuple of numpy.ndarray
         Items and reps of the chosen arcs (every item keeps at least its best).
     """
-    lam_hi, lam_lo = result.multipliers
-    price = (lam_lo - lam_hi) / _load_scale(inst)  # per unit of load
+    price = prices_of(inst, result.multipliers)
     reduced = near.cost - np.einsum("il,ikl->ik", _item_loads(inst), price[near.rep])
     best = reduced.min(axis=1)
     cheapest = near.cost.min(axis=1)

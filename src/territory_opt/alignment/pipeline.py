@@ -48,12 +48,20 @@ from territory_opt.alignment.backends.highs import (
     row_map,
     version,
 )
+from territory_opt.alignment.cells import applicable as cells_applicable
+from territory_opt.alignment.cells import cell_instance, cell_of_item, cell_size, split_cells
 from territory_opt.alignment.decompose import applicable as by_regions_applicable
 from territory_opt.alignment.decompose import polish_by_regions, solve_by_regions
 from territory_opt.alignment.instance import ArcModel, Instance, pools
 from territory_opt.alignment.ipm import IpmSession
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
-from territory_opt.alignment.lagrangian import guided_arcs, near_arcs, smoothed_dual
+from territory_opt.alignment.lagrangian import (
+    guided_arcs,
+    multipliers_of,
+    near_arcs,
+    prices_of,
+    smoothed_dual,
+)
 from territory_opt.alignment.neighbourhood import large_neighbourhood_search
 from territory_opt.alignment.repair import improve, repair
 from territory_opt.geo.distance import unit_vectors
@@ -90,6 +98,17 @@ LP_ARC_LIMIT = 5_000_000
 GUIDED_ARC_LIMIT = 50_000_000
 GUIDED_DUAL_SHARE = 0.15
 GUIDED_NEAREST_K = 4
+#: Books above GUIDED_ARC_LIMIT pairs whose accounts can be grouped solve the LP
+#: over cells (:mod:`territory_opt.alignment.cells`) in this share of the time;
+#: the cell LP starts from each cell's CELL_NEAREST_K nearest reps (besides the
+#: guided arcs), and the plan of every account then has its ITEM_NEAREST_K nearest
+#: reps and its CELL_PRICED_K cheapest arcs at the sharpened prices to move along.
+CELL_TIME_SHARE = 0.5
+#: Share of the time left after the cell LP for the smoothed dual of the accounts.
+CELL_DUAL_SHARE = 0.3
+CELL_NEAREST_K = 12
+CELL_PRICED_K = 3
+ITEM_NEAREST_K = 4
 #: Candidate LPs with more arcs than this are solved by the structured interior
 #: point method (:mod:`territory_opt.alignment.ipm`) instead of HiGHS.
 STRUCTURED_IPM_ARCS = 500_000
@@ -690,26 +709,139 @@ def solve_lagrangian(
     ), model
 
 
+@dataclass(frozen=True)
+class LpOutcome:
+    """An optimal LP of the route: its arcs, values, limit duals (m, L) and budget duals."""
+
+    model: ArcModel
+    values: np.ndarray
+    pi: np.ndarray
+    beta: np.ndarray
+
+
 def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult, ArcModel | None]:
     """Run the default HiGHS pipeline (see module notes) within the time limit."""
     # Solver calls stop a little after their limits and the plan is still to be
     # built, so the pipeline keeps a small share of the time limit in reserve.
     budget = options.time_limit * (1.0 - RESERVE_SHARE)
     clock = _Clock(time.perf_counter() + budget, budget)
-    stats: dict[str, float] = {}
+    if inst.n_all_arcs > GUIDED_ARC_LIMIT and lagrangian_applicable(inst):
+        if cells_applicable(inst):
+            return solve_by_cells(inst, options, clock)
+        return solve_lagrangian(inst, options, clock)
+    result, model, _ = _solve_lp_route(inst, options, clock)
+    return result, model
+
+
+def solve_by_cells(
+    inst: Instance, options: SolveOptions, clock: _Clock
+) -> tuple[BackendResult, ArcModel | None]:
+    """Books of about 1e9 pairs: the LP on cells, then the plan item by item.
+
+    See :mod:`territory_opt.alignment.cells`: the cell book's plan is a plan of
+    the book, and the cell LP's duals give a Lagrangian bound of the book.
+    """
     t0 = time.perf_counter()
+    with step("Cells of neighbouring accounts"):
+        size = cell_size(inst)
+        cell = cell_of_item(inst, size)
+        coarse = cell_instance(inst, cell)
+    stats: dict[str, float] = {"cells": float(coarse.n_items), "cell_size": float(size)}
+    cell_clock = _Clock(clock.after(CELL_TIME_SHARE))
+    cell_stats: dict[str, float] = {}
+    priced, _ = _large_book_lp(coarse, options, cell_clock, CELL_NEAREST_K, cell_stats)
+    stats.update({f"cell_{k}": v for k, v in cell_stats.items()})
+    stats["cell_seconds"] = time.perf_counter() - t0
+    if priced is None:
+        return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None
+    cell_model, lp = priced.model, priced.lp
+    if lp.status != "optimal":
+        return _no_plan(Status.TIME_LIMIT, -np.inf, lp.log, stats), None
+    _, pi, beta = _duals(cell_model, lp)
+    with step("Lagrangian bound over every pair"):
+        bound = exact_lagrangian_bound(inst, pi, beta)
+    stats["cell_duals_bound"] = bound
+    # The cell LP's prices are a start; the smoothed dual of the accounts sharpens them.
+    with step("Cheapest arcs of every item"):
+        near = near_arcs(inst)
+    with step("Lagrangian bound (smoothed dual)"):
+        dual = smoothed_dual(
+            inst,
+            deadline=clock.after(CELL_DUAL_SHARE),
+            start=multipliers_of(inst, pi),
+            near_set=near,
+        )
+    if dual.bound > bound:
+        bound, pi = dual.bound, prices_of(inst, dual.multipliers)
+    stats["lagrangian_bound"] = bound
+    with step("Pricing all arcs"):
+        fi, fr, _ = _price_all(inst, np.zeros(inst.n_items), pi, beta, np.inf, CELL_PRICED_K)
+    near_i, near_r = candidate_arcs(inst, k=ITEM_NEAREST_K)
+    items, reps = np.concatenate([near_i, fi]), np.concatenate([near_r, fr])
+    own = np.arange(inst.n_items, dtype=np.int32)
+    with step("Plan of every account from the cell LP"):
+        split_rep = split_cells(inst, cell, cell_model, lp.values)
+    model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, split_rep]))
+    stats["arcs"] = float(model.n_arcs)
+    # The LP's shares split cells between reps item by item; the loads nearly
+    # meet the limits, so a repair finds a plan.
+    with step("Finding a plan (cell LP split and repair)"):
+        choice = repair(
+            model, model.arc_index(own, split_rep), deadline=clock.after(REPAIR_TIME_SHARE)
+        )
+    if choice is None:
+        with step("Finding a plan (cell LP rounding and repair)"):
+            rounded = repair(
+                cell_model, _round(cell_model, lp.values), deadline=clock.after(REPAIR_TIME_SHARE)
+            )
+        if rounded is None:
+            return _no_plan(Status.TIME_LIMIT, bound, lp.log, stats), model
+        rep_of_cell = np.full(coarse.n_items, -1, dtype=np.int32)
+        rep_of_cell[cell_model.arc_item[rounded]] = cell_model.arc_rep[rounded]
+        whole = rep_of_cell[cell]
+        model = inst.arc_model(
+            np.concatenate([items, own, own]), np.concatenate([reps, split_rep, whole])
+        )
+        choice = model.arc_index(own, whole)
+    stats["split_plan_objective"] = model.objective(choice)
+    with step("Improving the plan (moves and swaps)"):
+        choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
+    stats["first_plan_seconds"] = time.perf_counter() - t0
+    with step("Improving the plan (neighbourhood search)"):
+        choice, steps = large_neighbourhood_search(
+            inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
+        )
+    incumbent = model.objective(choice)
+    stats["lns_improvements"] = float(steps)
+    stats["seconds"] = time.perf_counter() - t0
+    gap = relative_gap(incumbent, bound)
+    status = (
+        Status.OPTIMAL
+        if gap <= options.gap
+        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
+    )
+    log = "LP over cells of neighbouring accounts, Lagrangian bound at its duals\n" + lp.log
+    return BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats), model
+
+
+def _large_book_lp(
+    inst: Instance, options: SolveOptions, clock: _Clock, nearest_k: int, stats: dict[str, float]
+) -> tuple[PricedLp | None, float]:
+    """Solve the priced LP; a large book's starts from arcs its Lagrangian prices favour.
+
+    Those are the arcs near each item's best at the smoothed dual's prices, plus
+    its ``nearest_k`` nearest reps (and the reverse neighbours of every rep).
+    Returns the LP (None if infeasible) and the smoothed dual's bound.
+    """
     first_arcs: tuple[np.ndarray, np.ndarray] | None = None
     dual_bound = -np.inf
     if inst.n_all_arcs > LP_ARC_LIMIT and lagrangian_applicable(inst):
-        if inst.n_all_arcs > GUIDED_ARC_LIMIT:
-            return solve_lagrangian(inst, options, clock)
-        # The LP of a large book starts from the arcs the Lagrangian prices favour.
         with step("Cheapest arcs of every item"):
             near = near_arcs(inst)
         with step("Lagrangian bound (smoothed dual)"):
             dual = smoothed_dual(inst, deadline=clock.after(GUIDED_DUAL_SHARE), near_set=near)
         items, reps = guided_arcs(inst, dual, near)
-        nearest_items, nearest_reps = candidate_arcs(inst, k=GUIDED_NEAREST_K)
+        nearest_items, nearest_reps = candidate_arcs(inst, k=nearest_k)
         keys = np.unique(
             np.concatenate([items, nearest_items]).astype(np.int64) * inst.n_reps
             + np.concatenate([reps, nearest_reps])
@@ -718,18 +850,34 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
         dual_bound = dual.bound
         stats["lagrangian_bound"] = dual_bound
     priced = priced_lp(inst, options, clock, start=first_arcs)
+    if priced is not None:
+        stats.update(
+            lp_rounds=float(priced.rounds),
+            lp_bound=priced.bound,
+            lp_arcs=float(priced.model.n_arcs),
+        )
+    return priced, dual_bound
+
+
+def _solve_lp_route(
+    inst: Instance, options: SolveOptions, clock: _Clock
+) -> tuple[BackendResult, ArcModel | None, LpOutcome | None]:
+    """Solve by the LP route: priced LP, rounding, repair, MIPs, neighbourhood search.
+
+    Also returns the duals of the LP when it was solved to optimality.
+    """
+    stats: dict[str, float] = {}
+    t0 = time.perf_counter()
+    priced, dual_bound = _large_book_lp(inst, options, clock, GUIDED_NEAREST_K, stats)
     if priced is None:
-        return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None
-    stats.update(
-        lp_seconds=time.perf_counter() - t0,
-        lp_rounds=float(priced.rounds),
-        lp_bound=priced.bound,
-        lp_arcs=float(priced.model.n_arcs),
-    )
+        return _no_plan(Status.INFEASIBLE, np.inf, "LP relaxation is infeasible"), None, None
+    stats["lp_seconds"] = time.perf_counter() - t0
     model, lp = priced.model, priced.lp
     if lp.status != "optimal":
-        return _no_plan(Status.TIME_LIMIT, max(priced.bound, dual_bound), lp.log, stats), model
+        lost = _no_plan(Status.TIME_LIMIT, max(priced.bound, dual_bound), lp.log, stats)
+        return lost, model, None
     u, pi, beta = _duals(model, lp)
+    outcome = LpOutcome(model, lp.values, pi, beta)
     rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
     if len(beta):
         rc -= model.budget @ beta
@@ -766,16 +914,18 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
                 _sub_options(options, clock.left(), gap=options.gap),
             )
         if res.status == Status.INFEASIBLE:
-            return res, None
+            return res, None, None
         proven = False
         if res.choice is not None:
             model, choice = everything, res.choice
     if choice is None and proven and priced.full:
-        return _no_plan(
-            Status.INFEASIBLE, np.inf, log + "\nno integer plan exists on any arc", stats
-        ), model
+        return (
+            _no_plan(Status.INFEASIBLE, np.inf, log + "\nno integer plan exists on any arc", stats),
+            model,
+            None,
+        )
     if choice is None:
-        return _no_plan(Status.TIME_LIMIT, bound, log, stats), model
+        return _no_plan(Status.TIME_LIMIT, bound, log, stats), model, outcome
     incumbent = model.objective(choice)
     stats["first_plan_seconds"] = time.perf_counter() - t0
     stats["first_plan_gap"] = relative_gap(incumbent, bound)
@@ -819,7 +969,8 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
         else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
     )
     stats["seconds"] = time.perf_counter() - t0
-    return BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats), model
+    result = BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats)
+    return result, model, outcome
 
 
 def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray | None:

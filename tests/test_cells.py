@@ -1,0 +1,81 @@
+"""Books of a billion pairs: the LP over cells of neighbouring accounts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from territory_opt import generate_demo, load_problem
+from territory_opt.alignment import AlignmentSpec, align, cells
+from territory_opt.alignment import pipeline as pipeline_module
+from territory_opt.alignment.backends.base import SolveOptions
+from territory_opt.alignment.instance import Instance
+from territory_opt.testing import check_plan
+
+
+@pytest.fixture(scope="module")
+def book() -> Instance:
+    accounts, reps = generate_demo(3000, 30, seed=7)
+    accounts = accounts.assign(locked_rep="", excluded_reps="")
+    spec = AlignmentSpec.from_preset("balanced-travel").with_(
+        bands={"potential": 0.05, "workload": 0.05},
+        max_accounts=130,
+        segment_match=False,
+        keep_families=True,
+    )
+    return Instance.build(load_problem(accounts, reps), spec)
+
+
+def test_cell_book_sums_loads_and_weights(book: Instance) -> None:
+    assert cells.applicable(book)
+    cell = cells.cell_of_item(book, 8)
+    assert np.bincount(cell).max() <= 8
+    coarse = cells.cell_instance(book, cell)
+    assert coarse.n_items == int(cell.max()) + 1 and coarse.n_reps == book.n_reps
+    acc_cell = cell[book.account_item]
+    want = np.column_stack(
+        [np.bincount(cell, weights=book.item_loads[:, k]) for k in range(len(book.load_names))]
+    )
+    assert coarse.item_loads == pytest.approx(want)
+    assert "accounts" in book.load_names
+    assert coarse.item_loads[:, book.load_names.index("accounts")].sum() == book.problem.n_accounts
+    assert book.travel_w is not None and coarse.travel_w is not None
+    assert coarse.travel_w == pytest.approx(np.bincount(acc_cell, weights=book.travel_w))
+    # A cell's cost with a rep: its travel weight times the distance from its centre,
+    # which lies within the span of its accounts.
+    p = book.problem
+    assert p.account_coords is not None and coarse.problem.account_coords is not None
+    for c in range(0, coarse.n_items, 97):
+        pts = p.account_coords[acc_cell == c]
+        centre = coarse.problem.account_coords[c]
+        assert (pts.min(axis=0) - 1e-9 <= centre).all() and (centre <= pts.max(axis=0) + 1e-9).all()
+    assert np.isfinite(coarse.cost_rows(np.arange(coarse.n_items, dtype=np.int32))).all()
+
+
+def test_cells_do_not_apply_where_a_cell_would_break_a_rule() -> None:
+    accounts, reps = generate_demo(300, 6, seed=1)
+    problem = load_problem(accounts, reps)  # the demo book locks and excludes
+    spec = AlignmentSpec.from_preset("balanced-travel")
+    assert not cells.applicable(Instance.build(problem, spec))
+
+
+def test_cell_route_gives_a_checked_plan_and_a_valid_bound(
+    book: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    priced = pipeline_module.priced_lp(book, SolveOptions(time_limit=60), clock)
+    assert priced is not None and priced.converged
+    monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)  # as if a 1e9-pair book
+    monkeypatch.setattr(cells, "CELL_PAIRS", 8_000)  # 256 cells of ~4 items
+    plan = align(book.problem, book.spec, time_limit=20)
+    assert plan.assignment is not None
+    check_plan(plan)
+    assert plan.stats["cells"] == 256
+    # The Lagrangian bound at the cell LP's duals is below the LP of the accounts
+    # (which bounds every plan) and not far from it.
+    assert plan.lower_bound <= priced.bound * (1 + 1e-9)
+    assert plan.lower_bound >= 0.9 * priced.bound
+    assert plan.objective >= priced.bound
+    assert plan.objective <= plan.stats["split_plan_objective"] + 1e-6
