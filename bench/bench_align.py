@@ -121,6 +121,7 @@ def _run_ours(problem: Any, t: float) -> dict[str, Any]:
 
     plan = align(problem, _spec(), backend="highs", time_limit=t, gap=0.005)
     out: dict[str, Any] = {"status": str(plan.status), "lower_bound": float(plan.lower_bound)}
+    out["first_plan"] = (plan.stats or {}).get("first_plan_seconds")
     if plan.assignment is None:
         return out
     out["own_gap"] = float(plan.gap)
@@ -238,6 +239,7 @@ def child(n: int, m: int, method: str, t: float | None, seed: int) -> dict[str, 
         "rss": _peak_rss_mb(),
         "lower_bound": res.get("lower_bound"),
         "own_gap": res.get("own_gap"),
+        "first_plan": res.get("first_plan"),
     }
     if "assignment" in res:
         ev = evaluate(problem, res["assignment"])

@@ -79,3 +79,28 @@ def test_cell_route_gives_a_checked_plan_and_a_valid_bound(
     assert plan.lower_bound >= 0.9 * priced.bound
     assert plan.objective >= priced.bound
     assert plan.objective <= plan.stats["split_plan_objective"] + 1e-6
+
+
+def test_split_follows_the_cell_lp(book: Instance) -> None:
+    """Whole cells keep their rep; split cells send each account to one of their LP reps."""
+    cell = cells.cell_of_item(book, 12)
+    coarse = cells.cell_instance(book, cell)
+    assert (coarse.hi - coarse.lo <= (book.hi - book.lo) * (1 - cells.CELL_MARGIN) + 1e-6).all()
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    priced = pipeline_module.priced_lp(coarse, SolveOptions(time_limit=60), clock)
+    assert priced is not None and priced.converged
+    values, model = priced.lp.values, priced.model
+    rep = cells.split_cells(book, cell, model, values)
+    support = {
+        (int(c), int(r))
+        for c, r, v in zip(model.arc_item, model.arc_rep, values, strict=True)
+        if v > 1e-6
+    }
+    assert all((int(cell[i]), int(rep[i])) in support for i in range(book.n_items))
+    split = np.bincount(np.array([c for c, _ in support]), minlength=coarse.n_items) > 1
+    assert split.any() and not split.all()
+    # The accounts' loads stay near the LP's: within the book's (wider) limits for most reps.
+    loads = np.zeros(book.lo.shape)
+    np.add.at(loads, rep, book.item_loads)
+    inside = ((loads >= book.lo - 1e-6) & (loads <= book.hi + 1e-6)).all(axis=1)
+    assert inside.mean() >= 0.8

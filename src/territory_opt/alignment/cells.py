@@ -41,9 +41,12 @@ from territory_opt.data.problem import NO_INDEX
 from territory_opt.data.schema import CoordSystem
 from territory_opt.geo.distance import unit_vectors
 
-#: Pairs (cells × reps) the cell book aims at; the guided LP route solves a
-#: book of this size in minutes.
-CELL_PAIRS = 40_000_000
+#: Pairs (cells × reps) the cell book aims at: its priced LP (HiGHS, warm
+#: simplex rounds) converges in about 4 minutes at 8,192 cells × 1,000 reps.
+CELL_PAIRS = 8_000_000
+#: Share of each band the cell book may not use (half on each side), so that
+#: splitting its cells into whole accounts stays within the book's limits.
+CELL_MARGIN = 0.5
 
 
 def applicable(inst: Instance) -> bool:
@@ -91,8 +94,9 @@ def cell_instance(inst: Instance, cell: np.ndarray) -> Instance:
     """Build the book whose accounts are the cells: summed loads, weighted centre.
 
     Each cell's travel weight is the sum of its accounts'; its location is
-    their travel-weighted centre (on the sphere for lat/lon). Limits, reps and
-    their centres are the book's.
+    their travel-weighted centre (on the sphere for lat/lon). Reps and their
+    centres are the book's; each two-sided band is narrowed by
+    :data:`CELL_MARGIN` of its width.
     """
     p = inst.problem
     assert p.account_coords is not None and p.coord_system is not None
@@ -148,8 +152,13 @@ def cell_instance(inst: Instance, cell: np.ndarray) -> Instance:
         geometry=None,
     )
     single = np.arange(n_cells, dtype=inst.item_members.dtype)
+    # Narrowed limits leave room for the whole accounts of split cells.
+    room = np.where(np.isfinite(inst.lo) & np.isfinite(inst.hi), inst.hi - inst.lo, 0.0)
+    room *= CELL_MARGIN / 2
     return dataclasses.replace(
         inst,
+        lo=inst.lo + room,
+        hi=inst.hi - room,
         problem=problem,
         item_ptr=np.arange(n_cells + 1, dtype=inst.item_ptr.dtype),
         item_members=single,
@@ -167,10 +176,11 @@ def split_cells(
     """Rep of every item from the cell LP: each cell's items split by its LP shares.
 
     A cell the LP gives to one rep sends every item there. A cell it splits
-    gives each rep its share of the items (largest remainders), the items
-    going where they are cheapest relative to the cell's other reps: items are
-    taken in order of their regret (second cheapest minus cheapest), each by
-    its cheapest rep with room left.
+    gives each rep of its support a target load (its share of the cell's
+    loads); items, largest first, each go to the rep where they bring the loads
+    closest to the targets (squared deviation in units of each rep's band
+    width), the cheaper rep breaking near-ties. Accounts are whole, so a cell
+    with one large account cannot match every share; repair fixes the rest.
     """
     rep = np.full(inst.n_items, -1, dtype=np.int32)
     keep = values > SHARE_TOL
@@ -184,6 +194,9 @@ def split_cells(
     split = np.flatnonzero(~whole & (support > 0))
     if not len(split):
         return rep
+    width = np.where(np.isfinite(inst.hi) & np.isfinite(inst.lo), inst.hi - inst.lo, np.inf)
+    width = np.where(width > 0, width, np.inf)
+    loads = inst.item_loads
     order = np.argsort(cell, kind="stable")
     bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
     arc_bounds = np.searchsorted(arc_cell, np.arange(n_cells + 1))  # arcs sorted by item
@@ -191,26 +204,26 @@ def split_cells(
         items = order[bounds[c] : bounds[c + 1]].astype(np.int32)
         reps = arc_rep[arc_bounds[c] : arc_bounds[c + 1]]
         parts = share[arc_bounds[c] : arc_bounds[c + 1]]
-        quota = _largest_remainders(parts / parts.sum() * len(items))
+        q = loads[items]
+        scale = 1.0 / width[reps]  # (r, L)
+        gap = (parts / parts.sum())[:, None] * q.sum(axis=0)[None, :] * scale  # to fill
         cost = inst.cost_rows(items)[:, reps]
-        ranked = np.sort(cost, axis=1)
-        regret = ranked[:, 1] - ranked[:, 0] if len(reps) > 1 else np.zeros(len(items))
-        for i in np.argsort(-regret, kind="stable"):
-            open_ = np.flatnonzero(quota > 0)
-            pick = open_[np.argmin(cost[i, open_])]
+        spread = np.ptp(cost[np.isfinite(cost)]) if np.isfinite(cost).any() else 0.0
+        cost = np.where(np.isfinite(cost), cost, np.inf) / max(spread, 1e-12)
+        size = (q[:, None, :] * scale[None, :, :]).max(axis=(1, 2))
+        for i in np.argsort(-size, kind="stable"):
+            step = q[i][None, :] * scale
+            # change of the squared distance to the targets, plus a cost tie-breaker
+            score = ((gap - step) ** 2 - gap**2).sum(axis=1) + SPLIT_COST_WEIGHT * cost[i]
+            pick = int(np.argmin(score))
             rep[items[i]] = reps[pick]
-            quota[pick] -= 1
+            gap[pick] -= step[pick]
     return rep
+
+
+#: Weight of the (normalised) cost in choosing an item's rep when splitting a cell.
+SPLIT_COST_WEIGHT = 1e-3
 
 
 #: LP values above this count as a share of a cell.
 SHARE_TOL = 1e-6
-
-
-def _largest_remainders(target: np.ndarray) -> np.ndarray:
-    """Whole numbers summing to round(sum(target)), each within 1 of its target."""
-    base = np.floor(target).astype(np.int64)
-    short = int(round(float(target.sum()))) - int(base.sum())
-    if short > 0:
-        base[np.argsort(-(target - base), kind="stable")[:short]] += 1
-    return base
