@@ -5,22 +5,24 @@ Notes
 At 1M accounts × 1,000 reps the LP has 1e9 columns; even the arcs the
 Lagrangian prices favour (about 6 per account) make each interior-point step
 take 20 s. So for such books the LP is solved on *cells*: groups of
-:data:`CELL_SIZE`-ish neighbouring items (recursive coordinate bisection), each
-treated as one divisible account with the summed loads and travel weight at its
-weighted centre. That book has about :data:`CELL_PAIRS` pairs, which the guided
-LP route (:mod:`territory_opt.alignment.pipeline`) solves in minutes.
+neighbouring items (recursive coordinate bisection), each treated as one
+divisible account with the summed loads and travel weight at its weighted
+centre. That book has at most :data:`CELL_PAIRS` pairs, and its bands are
+narrowed by :data:`CELL_MARGIN` of their width; its priced LP converges in
+minutes (:mod:`territory_opt.alignment.pipeline`, ``solve_by_cells``).
 
 Two things carry over to the accounts:
 
-- **the plan**: every item takes its cell's rep; the cell plan meets every
-  limit, and so does this one, since loads add up. Its objective is the exact
-  one (the cell's centre only served to price the LP); moves, exchanges and
-  the neighbourhood search then improve it item by item;
+- **the plan**: a cell the LP gives to one rep sends every account there; a
+  cell it splits is split account by account towards the LP's shares of its
+  loads (:func:`split_cells`). The narrowed bands leave room for whole
+  accounts, so repair has little left to do; moves, exchanges and the
+  neighbourhood search then improve the plan item by item;
 - **the bound**: the cell LP is neither a relaxation nor a restriction of the
-  account LP (cells split in one proportion, costs measured from a centre), so
-  its value is not a bound. Its limit duals :math:`\pi` are multipliers like
-  any others, and the Lagrangian :math:`L(\pi)` evaluated over every account ×
-  rep pair is a valid lower bound for the book
+  account LP (cells split in one proportion, costs measured from a centre,
+  narrower bands), so its value is not a bound. Its limit duals :math:`\pi`
+  are multipliers like any others, and the Lagrangian :math:`L(\pi)` evaluated
+  over every account × rep pair is a valid lower bound for the book
   (:func:`~territory_opt.alignment.pipeline.exact_lagrangian_bound`; one pass of
   cost rows, about 10 s at 1e9 pairs).
 

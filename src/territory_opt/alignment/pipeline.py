@@ -682,19 +682,8 @@ def solve_lagrangian(
     stats["lagrangian_bound"] = bound
     if choice is None:
         return _no_plan(Status.TIME_LIMIT, bound, "", stats), model
-    with step("Improving the plan (neighbourhood search)"):
-        choice, steps = large_neighbourhood_search(
-            inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
-        )
-    incumbent = model.objective(choice)
-    stats["lns_improvements"] = float(steps)
+    choice, incumbent, status = _finish(inst, model, choice, bound, options, clock, stats)
     stats["seconds"] = time.perf_counter() - t0
-    gap = relative_gap(incumbent, bound)
-    status = (
-        Status.OPTIMAL
-        if gap <= options.gap
-        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
-    )
     return BackendResult(
         status,
         choice,
@@ -717,6 +706,31 @@ class LpOutcome:
     beta: np.ndarray
 
 
+def _finish(
+    inst: Instance,
+    model: ArcModel,
+    choice: np.ndarray,
+    bound: float,
+    options: SolveOptions,
+    clock: _Clock,
+    stats: dict[str, float],
+) -> tuple[np.ndarray, float, Status]:
+    """Neighbourhood search until the gap or the clock; the plan, its value, its status."""
+    with step("Improving the plan (neighbourhood search)"):
+        choice, steps = large_neighbourhood_search(
+            inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
+        )
+    incumbent = model.objective(choice)
+    stats["lns_improvements"] = float(steps)
+    gap = relative_gap(incumbent, bound)
+    status = (
+        Status.OPTIMAL
+        if gap <= options.gap
+        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
+    )
+    return choice, incumbent, status
+
+
 def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult, ArcModel | None]:
     """Run the default HiGHS pipeline (see module notes) within the time limit."""
     # Solver calls stop a little after their limits and the plan is still to be
@@ -736,8 +750,9 @@ def solve_by_cells(
 ) -> tuple[BackendResult, ArcModel | None]:
     """Books of about 1e9 pairs: the LP on cells, then the plan item by item.
 
-    See :mod:`territory_opt.alignment.cells`: the cell book's plan is a plan of
-    the book, and the cell LP's duals give a Lagrangian bound of the book.
+    See :mod:`territory_opt.alignment.cells`: the cell LP's shares, split into
+    whole accounts and repaired, give the plan; its duals give a Lagrangian
+    bound of the book.
     """
     t0 = time.perf_counter()
     with step("Cells of neighbouring accounts"):
@@ -812,19 +827,8 @@ def solve_by_cells(
     with step("Improving the plan (moves and swaps)"):
         choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
     stats["first_plan_seconds"] = time.perf_counter() - t0
-    with step("Improving the plan (neighbourhood search)"):
-        choice, steps = large_neighbourhood_search(
-            inst, model, choice, options, clock, target=bound + options.gap * abs(bound)
-        )
-    incumbent = model.objective(choice)
-    stats["lns_improvements"] = float(steps)
+    choice, incumbent, status = _finish(inst, model, choice, bound, options, clock, stats)
     stats["seconds"] = time.perf_counter() - t0
-    gap = relative_gap(incumbent, bound)
-    status = (
-        Status.OPTIMAL
-        if gap <= options.gap
-        else (Status.TIME_LIMIT if clock.left() <= 0 else Status.FEASIBLE)
-    )
     log = "LP over cells of neighbouring accounts, Lagrangian bound at its duals\n" + lp.log
     return BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats), model
 
