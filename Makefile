@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/bench_sizing.py
 	$(BIN)/python bench/bench_limits.py
 	$(BIN)/python bench/bench_districts.py
+	$(BIN)/python bench/bench_growth.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

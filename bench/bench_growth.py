@@ -96,6 +96,10 @@ def svg(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:,.0f}"
+
+
 def main() -> None:
     """Run the sizes, print the table, write the plot."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -106,9 +110,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     print(
         "| accounts | reps | pairs | time limit [s] | wall [s] | first plan [s] | peak RSS [MB] "
-        "| gap | status | checker ok |"
+        "| objective | lower bound | gap | status | checker ok |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for size in args.sizes:
         shape, limit = size.split(":")
         n, m = (int(v) for v in shape.split("x"))
@@ -121,6 +125,7 @@ def main() -> None:
         print(
             f"| {n:,} | {m:,} | {n * m:.0e} | {float(limit):g} | {row.get('wall', 0):.1f} "
             f"| {'' if first is None else f'{first:.1f}'} | {row.get('rss', 0):,.0f} "
+            f"| {_num(row.get('plan_objective'))} | {_num(row.get('lower_bound'))} "
             f"| {'' if gap is None else f'{100 * gap:.2f} %'} | {row['status']} "
             f"| {'yes' if row.get('checker_ok') else 'no'} |",
             flush=True,
