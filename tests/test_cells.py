@@ -61,23 +61,28 @@ def test_cells_do_not_apply_where_a_cell_would_break_a_rule() -> None:
     assert not cells.applicable(Instance.build(problem, spec))
 
 
-def test_cell_route_gives_a_checked_plan_and_a_valid_bound(
+def test_cell_route_gives_a_checked_plan_and_the_bound_of_the_accounts_lp(
     book: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = pipeline_module._Clock(time.perf_counter() + 60)
     priced = pipeline_module.priced_lp(book, SolveOptions(time_limit=60), clock)
     assert priced is not None and priced.converged
     monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)  # as if a 1e9-pair book
+    monkeypatch.setattr(pipeline_module, "STRUCTURED_IPM_ARCS", 0)  # as its accounts' LP
     monkeypatch.setattr(cells, "CELL_PAIRS", 8_000)  # 256 cells of ~4 items
-    plan = align(book.problem, book.spec, time_limit=20)
+    plan = align(book.problem, book.spec, time_limit=30)
     assert plan.assignment is not None
     check_plan(plan)
     assert plan.stats["cells"] == 256
     # The Lagrangian bound at the cell LP's duals is below the LP of the accounts
-    # (which bounds every plan) and not far from it.
-    assert plan.lower_bound <= priced.bound * (1 + 1e-9)
-    assert plan.lower_bound >= 0.9 * priced.bound
-    assert plan.objective >= priced.bound
+    # (which bounds every plan); on this small book it is within 25 % of it.
+    assert plan.stats["cell_duals_bound"] <= priced.bound * (1 + 1e-9)
+    assert plan.stats["cell_duals_bound"] >= 0.75 * priced.bound
+    # The accounts' LP, priced to convergence from the cell LP's arcs and the first
+    # plan by the interior point method, is the bound: HiGHS's LP of the book.
+    assert plan.stats["lp_converged"] == 1.0
+    assert plan.lower_bound == pytest.approx(priced.bound, rel=1e-6)
+    assert plan.objective >= plan.lower_bound
     assert plan.objective <= plan.stats["split_plan_objective"] + 1e-6
 
 

@@ -44,14 +44,20 @@ def reduced_costs(model: ArcModel, row_dual: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("elastic", [None, 1e4])
-def test_lp_value_and_duals_match_highs(seed: int, elastic: float | None) -> None:
-    """Random models with two loads, a budget, and (for odd seeds) one-sided limits."""
+@pytest.mark.parametrize("shrink", [False, True])
+def test_lp_value_and_duals_match_highs(seed: int, elastic: float | None, shrink: bool) -> None:
+    """Random models with two loads, a budget, and (for odd seeds) one-sided limits.
+
+    Arcs dropped on the way (``shrink``) are checked with the others: their
+    reduced cost at the final duals is ≥ 0, so the LP of the kept arcs is the LP.
+    """
     rng = np.random.default_rng(seed)
     model = random_model(rng, 40, 2, integral=False)
     if seed % 2:
         model = dataclasses.replace(model, lo=np.full_like(model.lo, -np.inf))
     reference, _, _ = highs_lp(model, elastic)
-    result = solve_lp(model, elastic=elastic, time_limit=30.0)
+    result = solve_lp(model, elastic=elastic, time_limit=30.0, shrink=shrink)
+    assert shrink or len(result.kept) == model.n_arcs
     assert result.status == "optimal"
     assert result.dual_objective == pytest.approx(reference, rel=1e-6, abs=1e-6)
     assert result.objective == pytest.approx(reference, rel=1e-6, abs=1e-6)
@@ -100,17 +106,36 @@ def test_session_prices_its_way_to_the_lp_of_every_arc(
     reference, _, _ = highs_lp(everything, elastic)
     items, reps = pipeline_module.candidate_arcs(instance, k=2)
     first = pipeline_module._cover_items(instance, instance.arc_model(items, reps))
-    session = IpmSession(first, elastic=elastic, pricer=pipeline_module._pricer(instance))
+    session = IpmSession(
+        first, elastic=elastic, pricer=pipeline_module._pricer(instance), shrink=True
+    )
+    added = 0
     for _ in range(10):  # column generation: solve, price, until nothing prices out
         status, objective, values, duals, _ = session.solve(60.0)
         assert status == "optimal"
-        if session.add(pipeline_module._pricer(instance)(duals)) == 0:
+        fresh = session.add(pipeline_module._pricer(instance)(duals))
+        if fresh == 0:
             break
-    assert session.model.n_arcs > first.n_arcs  # pricing added arcs
+        added += fresh
+    assert added > 0 and session.dropped > 0  # pricing added arcs, the solves dropped some
     got_items, _ = session.arcs()
     assert len(values) == len(got_items)
     # Nothing prices out any more, so this is the LP of the whole problem.
     assert objective == pytest.approx(reference, rel=1e-6)
+
+
+def test_shrinking_drops_most_arcs_and_keeps_the_lp(instance: Instance) -> None:
+    everything = instance.arc_model(*instance.all_arcs())
+    elastic = pipeline_module._elastic_price(instance, everything)
+    reference, _, _ = highs_lp(everything, elastic)
+    result = solve_lp(everything, elastic=elastic, time_limit=60.0, shrink=True)
+    assert result.status == "optimal"
+    assert result.dual_objective == pytest.approx(reference, rel=1e-6)
+    assert len(result.kept) < everything.n_arcs / 2
+    dropped = np.setdiff1d(np.arange(everything.n_arcs), result.kept)
+    assert (result.values[dropped] == 0).all()
+    rc = reduced_costs(everything, result.row_dual)
+    assert rc[dropped].min() >= 0.0
 
 
 def test_time_limit_is_reported(instance: Instance) -> None:

@@ -13,18 +13,20 @@ minutes (:mod:`territory_opt.alignment.pipeline`, ``solve_by_cells``).
 
 Two things carry over to the accounts:
 
-- **the plan**: a cell the LP gives to one rep sends every account there; a
-  cell it splits is split account by account towards the LP's shares of its
-  loads (:func:`split_cells`). The narrowed bands leave room for whole
-  accounts, so repair has little left to do; moves, exchanges and the
-  neighbourhood search then improve the plan item by item;
-- **the bound**: the cell LP is neither a relaxation nor a restriction of the
+- **the first plan**: a cell the LP gives to one rep sends every account
+  there; a cell it splits is split account by account towards the LP's shares
+  of its loads (:func:`split_cells`). The narrowed bands leave room for whole
+  accounts, so repair has little left to do;
+- **the prices**: the cell LP is neither a relaxation nor a restriction of the
   account LP (cells split in one proportion, costs measured from a centre,
   narrower bands), so its value is not a bound. Its limit duals :math:`\pi`
   are multipliers like any others, and the Lagrangian :math:`L(\pi)` evaluated
   over every account × rep pair is a valid lower bound for the book
   (:func:`~territory_opt.alignment.pipeline.exact_lagrangian_bound`; one pass of
-  cost rows, about 10 s at 1e9 pairs).
+  cost rows, about 10 s at 1e9 pairs). The arcs cheapest at those prices,
+  with the first plan's arcs, are where the accounts' LP starts (structured
+  interior point, priced over every pair); its value or the Lagrangian at its
+  duals is the bound reported, and its rounding a second plan.
 
 Applies to located books without a pair table, locks, exclusions, segments
 to match, disruption cost, budgets or a maximum distance (each would make a

@@ -62,6 +62,9 @@ REGULARISATION = 1e-13
 REFINEMENT_STEPS = 1
 #: Schur complement entries below this share of its largest diagonal are zeroed.
 NOISE = 1e-30
+#: Items whose arcs other than the dominant one hold less than this share of their
+#: weight skip their (negligible) correction in the Schur complement.
+SETTLED = 1e-9
 #: Gondzio's centrality correctors per iteration, the step gain they aim for, the
 #: share of it they must deliver to be kept, and the target box of σμ.
 CORRECTORS = 2
@@ -91,6 +94,9 @@ class IpmResult:
         Summed relative violation of the limits (elastic slack).
     iterations
         Interior-point iterations.
+    kept
+        Indices of the arcs still in the LP at the end (all of them unless it
+        shrank); the others are at 0 in ``values``.
     """
 
     status: str
@@ -100,12 +106,23 @@ class IpmResult:
     row_dual: np.ndarray
     slack: float
     iterations: int
+    kept: np.ndarray
 
 
 class _Structure:
     """Scaled data and the operators of the structured LP."""
 
-    def __init__(self, model: ArcModel, rows: RowMap, elastic: float | None) -> None:
+    n: int
+    b: np.ndarray
+    cost_scale: float
+
+    def __init__(
+        self,
+        model: ArcModel,
+        rows: RowMap,
+        elastic: float | None,
+        like: _Structure | None = None,
+    ) -> None:
         n, a = model.n_items, model.n_arcs
         full = constraint_matrix(model, rows)
         coupling = csr_matrix(full[n:, :])
@@ -117,13 +134,20 @@ class _Structure:
         lo = np.concatenate([model.lo[finite], np.full(len(model.budget_hi), -np.inf)])
         hi = np.concatenate([model.hi[finite], model.budget_hi])
         cost = model.cost.astype(np.float64)
-        self.cost_scale = max(float(np.abs(cost).mean()) if a else 1.0, 1e-12)
+        # A structure ``like`` another (the same LP with fewer arcs) keeps its scales.
+        self.cost_scale = (
+            like.cost_scale
+            if like is not None
+            else max(float(np.abs(cost).mean()) if a else 1.0, 1e-12)
+        )
         self.row_scale = scale_rows
         self.f = csc_matrix(diags(1.0 / scale_rows) @ coupling)
         # A missing lower limit is replaced by one no plan can reach (loads are
         # non-negative), so every row has a finite shift.
         negative = np.asarray(self.f.minimum(0.0).sum(axis=1)).ravel()
         low = np.where(np.isfinite(lo), lo / scale_rows, negative - 1.0)
+        if like is not None:
+            low = like.b[like.n :]
         high = hi / scale_rows
         self.n, self.a, self.p = n, a, p
         self.item = model.arc_item.astype(np.int64)
@@ -191,11 +215,17 @@ class _Structure:
         t_rest = tx[rest]
         ht = h @ diags(np.sqrt(t_rest))
         s = (ht @ ht.T).toarray()
-        incidence = csc_matrix(
-            (t_rest, (np.arange(len(rest)), self.item[rest])), shape=(len(rest), self.n)
-        )
-        g = (h @ incidence) @ diags(1.0 / np.sqrt(d))
-        s -= (g @ g.T).toarray()
+        # An item's correction (1/D) g gᵀ is at most (D − θ*)/D of its first term, so
+        # items nearly settled on one arc skip it: S grows by at most that share.
+        spread = (d - peak) > SETTLED * d
+        mixed = np.flatnonzero(spread[self.item[rest]])
+        if len(mixed):
+            incidence = csc_matrix(
+                (t_rest[mixed], (np.arange(len(mixed)), self.item[rest[mixed]])),
+                shape=(len(mixed), self.n),
+            )
+            g = (h[:, mixed] @ incidence) @ diags(1.0 / np.sqrt(d))
+            s -= (g @ g.T).toarray()
         extra = theta[a : a + p].copy()
         if self.elastic:
             extra += theta[a + p : a + 2 * p] + theta[a + 2 * p : a + 3 * p]
@@ -315,6 +345,13 @@ class _Point:
         prod_s = (self.s[ub] + ap * d.ds[ub]) * (self.w[ub] + ad * d.dw[ub])
         return prod_x, prod_s
 
+    def subset(
+        self, keep: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the iterate without the dropped arcs (``keep`` flags the arcs kept)."""
+        rest = np.concatenate([keep, np.ones(len(self.v) - len(keep), dtype=bool)])
+        return self.v[rest], self.s[rest], self.y, self.z[rest], self.w[rest]
+
     def move(self, d: _Direction, ap: float, ad: float) -> None:
         """Take the steps."""
         ub = self.st.bounded
@@ -368,6 +405,7 @@ def solve_lp(
     time_limit: float,
     tolerance: float = TOLERANCE,
     pause_gap: float = 0.0,
+    shrink: bool = False,
 ) -> IpmResult:
     """Solve the LP relaxation of ``model`` by the structured interior-point method.
 
@@ -386,6 +424,9 @@ def solve_lp(
     pause_gap
         Stop early, with status ``"paused"``, once the relative duality gap is
         below this (the duals are then good enough to price arcs).
+    shrink
+        Drop the arcs that are clearly headed to 0 once the duality gap is small
+        (see :data:`SHRINK_GAPS`); later steps are then cheaper.
 
     Returns
     -------
@@ -393,7 +434,8 @@ def solve_lp(
         Values, duals and objectives in the model's units.
     """
     deadline = time.perf_counter() + time_limit
-    st = _Structure(model, row_map(model), elastic)
+    rows = row_map(model)
+    st = _Structure(model, rows, elastic)
     a, p, ub = st.a, st.p, st.bounded
     upper = np.where(ub, st.upper, 0.0)
     pt = _Point(st, *_cold_start(st, upper))
@@ -401,6 +443,8 @@ def solve_lp(
     b_norm = 1.0 + float(np.linalg.norm(st.b))
     c_norm = 1.0 + float(np.linalg.norm(st.c))
     status = "not_converged"
+    kept = np.arange(model.n_arcs)
+    gaps = list(SHRINK_GAPS) if shrink else []
     it = 0
     for it in range(1, MAX_ITERATIONS + 1):
         rp = st.b - st.mul(pt.v)
@@ -422,20 +466,52 @@ def solve_lp(
         if time.perf_counter() >= deadline or interrupt_requested():
             status = "time_limit"
             break
+        if gaps and gap <= gaps[0]:
+            while gaps and gap <= gaps[0]:
+                gaps.pop(0)
+            keep = ~_headed_to_zero(st, pt)
+            if not keep.all():
+                kept = kept[keep]
+                st = _Structure(model.take(kept), rows, elastic, like=st)
+                pt = _Point(st, *pt.subset(keep))
+                a, ub = st.a, st.bounded
+                upper = np.where(ub, st.upper, 0.0)
+                n_comp = st.n_var + int(ub.sum())
+                c_norm = 1.0 + float(np.linalg.norm(st.c))
+                _log.debug("ipm %d: %d arcs left", it, a)
+                continue
         _centred_step(pt, (rp, ru, rd), mu)
     cs = st.cost_scale
     y1 = pt.y[: st.n] * cs
     y2 = pt.y[st.n :] * cs / st.row_scale
     slack = float(pt.v[a + p :].sum()) if st.elastic else 0.0
+    values = np.zeros(model.n_arcs)
+    values[kept] = np.clip(pt.v[:a], 0.0, None)
     return IpmResult(
         status,
         float(st.c @ pt.v) * cs,
         (float(st.b @ pt.y) - float(upper @ pt.w)) * cs,
-        np.clip(pt.v[:a], 0.0, None),
+        values,
         np.concatenate([y1, y2]),
         slack,
         it,
+        kept,
     )
+
+
+#: Relative duality gaps at which :func:`solve_lp` (with ``shrink``) drops the
+#: arcs whose θ = x/z is below SHRINK_THETA of their item's largest. On a
+#: 100k × 1,000 book none of the arcs dropped this way at 1e-3 (26 % of them) or
+#: 1e-4 (61 %) was above 1e-6 at the optimum.
+SHRINK_GAPS = (1e-3, 1e-4)
+SHRINK_THETA = 1e-6
+
+
+def _headed_to_zero(st: _Structure, pt: _Point) -> np.ndarray:
+    """Flag the arcs whose θ is tiny next to their item's largest."""
+    tx = pt.v[: st.a] / pt.z[: st.a]
+    peak = np.maximum.reduceat(tx, st.starts[:-1])
+    return np.asarray(tx < SHRINK_THETA * peak[st.item])
 
 
 def _cold_start(
@@ -516,6 +592,9 @@ class IpmSession:
     pricer
         Called with the row duals (items, limits, budgets); returns arcs whose
         reduced cost is negative (arcs already in the model are ignored).
+    shrink
+        Let each solve drop the arcs headed to 0 (see :func:`solve_lp`); they
+        leave the session's arcs.
     """
 
     def __init__(
@@ -524,8 +603,10 @@ class IpmSession:
         *,
         elastic: float | None,
         pricer: Callable[[np.ndarray], ArcModel] | None = None,
+        shrink: bool = False,
     ) -> None:
         self.rows = row_map(model)
+        self.shrink = shrink
         self.elastic = elastic
         self.pricer = pricer
         self.model = model
@@ -570,6 +651,7 @@ class IpmSession:
                 elastic=self.elastic,
                 time_limit=max(deadline - time.perf_counter(), 0.0),
                 pause_gap=pause,
+                shrink=self.shrink,
             )
             self.iterations += result.iterations
             if result.status != "paused" or self.pricer is None:
@@ -577,10 +659,16 @@ class IpmSession:
             self.paused = True
             self._prune(result.row_dual)
             self.add(self.pricer(result.row_dual))
+        values = result.values
+        if len(result.kept) < self.model.n_arcs:
+            # Arcs the solve dropped leave the session: pricing brings back any
+            # that the LP of the whole book needs.
+            values = values[result.kept]
+            self._keep(result.kept)
         return (
             result.status,
             result.dual_objective,
-            result.values[self.position],
+            values[self.position],
             result.row_dual,
             result.slack,
         )
@@ -597,15 +685,18 @@ class IpmSession:
         np.minimum.at(best, model.arc_item, rc)
         typical = max(float(np.abs(model.cost).mean()), 1e-12)
         keep = rc - best[model.arc_item] <= PRUNE_REACH * typical
-        if keep.all():
+        self._keep(np.flatnonzero(keep))
+
+    def _keep(self, kept: np.ndarray) -> None:
+        """Keep only the arcs at sorted positions ``kept``."""
+        if len(kept) == self.model.n_arcs:
             return
-        kept = np.flatnonzero(keep)
-        rank = np.full(model.n_arcs, -1, dtype=np.int64)
+        rank = np.full(self.model.n_arcs, -1, dtype=np.int64)
         rank[kept] = np.arange(len(kept))
-        self.model = model.take(kept)
+        self.dropped += self.model.n_arcs - len(kept)
+        self.model = self.model.take(kept)
         position = rank[self.position]
         self.position = position[position >= 0]
-        self.dropped += int((~keep).sum())
 
     def arcs(self) -> tuple[np.ndarray, np.ndarray]:
         """Item and rep of every arc, in add order."""

@@ -379,12 +379,6 @@ def smoothed_dual(
     return LagrangianResult(best, best_rep, done, (lam_hi, lam_lo))
 
 
-def multipliers_of(inst: Instance, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Multipliers (upper, lower), as :func:`smoothed_dual` takes them, from LP duals ``pi``."""
-    scale = _load_scale(inst)
-    return np.maximum(-pi, 0.0) * scale, np.maximum(pi, 0.0) * scale
-
-
 def prices_of(inst: Instance, multipliers: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """LP-dual-like prices ``(m, L)`` per unit of load from multipliers (upper, lower)."""
     lam_hi, lam_lo = multipliers

@@ -57,9 +57,7 @@ from territory_opt.alignment.ipm import IpmSession
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
 from territory_opt.alignment.lagrangian import (
     guided_arcs,
-    multipliers_of,
     near_arcs,
-    prices_of,
     smoothed_dual,
 )
 from territory_opt.alignment.neighbourhood import large_neighbourhood_search
@@ -100,11 +98,14 @@ GUIDED_DUAL_SHARE = 0.15
 GUIDED_NEAREST_K = 4
 #: Books above GUIDED_ARC_LIMIT pairs whose accounts can be grouped solve the LP
 #: over cells (:mod:`territory_opt.alignment.cells`) in this share of the time;
-#: the plan of every account then has its ITEM_NEAREST_K nearest reps and its
-#: CELL_PRICED_K cheapest arcs at the sharpened prices to move along.
+#: the accounts' LP then starts from each account's ITEM_NEAREST_K nearest reps,
+#: its CELL_PRICED_K cheapest arcs at the cell LP's prices and the first plan.
 CELL_TIME_SHARE = 0.5
-#: Share of the time left after the cell LP for the smoothed dual of the accounts.
-CELL_DUAL_SHARE = 0.15
+#: Shares (of the time left) for repairing the split plan, improving it, and the
+#: accounts' LP (whose pricing rounds stop at LP_TIME_SHARE of that).
+CELL_REPAIR_SHARE = 0.3
+CELL_IMPROVE_SHARE = 0.05
+ACCOUNTS_LP_SHARE = 0.7
 CELL_PRICED_K = 3
 ITEM_NEAREST_K = 4
 #: Candidate LPs with more arcs than this are solved by the structured interior
@@ -171,8 +172,10 @@ class _Clock:
         return time.perf_counter() + share * self.left()
 
 
-def candidate_arcs(inst: Instance, k: int = CANDIDATE_K) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-rep candidates plus current/locked reps and reverse neighbours."""
+def candidate_arcs(
+    inst: Instance, k: int = CANDIDATE_K, *, reverse: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-rep candidates plus current/locked reps and (``reverse``) reverse neighbours."""
     p = inst.problem
     if inst.n_all_arcs <= FULL_ARC_LIMIT or inst.centers is None or p.coord_system is None:
         return inst.all_arcs()
@@ -193,6 +196,8 @@ def candidate_arcs(inst: Instance, k: int = CANDIDATE_K) -> tuple[np.ndarray, np
         near = np.asarray(near).reshape(len(members), kk)
         items_out.append(np.repeat(members, kk))
         reps_out.append(reps[near].ravel())
+        if not reverse:
+            continue
         # Enough nearby items for every rep to fill its band: a few times its share.
         share = int(np.ceil(REVERSE_SHARE * len(members) / max(len(reps), 1)))
         kr = min(max(REVERSE_K, share), len(members))
@@ -356,6 +361,7 @@ def priced_lp(
     clock: _Clock,
     *,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    shrink: bool = False,
 ) -> PricedLp | None:
     """Column generation until no arc prices out; None when the LP is infeasible.
 
@@ -365,7 +371,10 @@ def priced_lp(
     price in the arcs that restore feasibility. The elastic LP relaxes the true
     LP, so its value is a valid bound; at convergence without slack they agree.
     Rounds after the first re-solve by simplex from the previous basis. ``start``
-    replaces the nearest-rep candidates as the first arcs.
+    replaces the nearest-rep candidates as the first arcs. With ``shrink``, the
+    structured interior point drops arcs headed to 0 as it converges (faster,
+    but the LP's arcs are then too few for repair to move along: the caller
+    adds the ones it needs back).
     """
     items, reps = candidate_arcs(inst) if start is None else start
     first = _cover_items(inst, inst.arc_model(items, reps))
@@ -377,8 +386,15 @@ def priced_lp(
         # Large LPs: the structured interior point method, pricing as it converges.
         # Nearest-rep candidates can be far from the LP's arcs: the first solve
         # pauses to prune and price them; guided arcs (``start``) need no pause.
+        # Arcs the solves drop come back through pricing, so a model of every arc
+        # (which is not priced) keeps them all.
         pause = not full and start is None
-        session = IpmSession(first, elastic=elastic, pricer=_pricer(inst) if pause else None)
+        session = IpmSession(
+            first,
+            elastic=elastic,
+            pricer=_pricer(inst) if pause else None,
+            shrink=shrink and not full,
+        )
     else:
         session = LpSession(first, options, elastic=elastic)
     n_arcs = first.n_arcs
@@ -748,11 +764,15 @@ def solve_pipeline(inst: Instance, options: SolveOptions) -> tuple[BackendResult
 def solve_by_cells(
     inst: Instance, options: SolveOptions, clock: _Clock
 ) -> tuple[BackendResult, ArcModel | None]:
-    """Books of about 1e9 pairs: the LP on cells, then the plan item by item.
+    """Books of about 1e9 pairs: the LP on cells, a plan from it, then the accounts' LP.
 
     See :mod:`territory_opt.alignment.cells`: the cell LP's shares, split into
-    whole accounts and repaired, give the plan; its duals give a Lagrangian
-    bound of the book.
+    whole accounts and repaired, give the first plan; its duals give a
+    Lagrangian bound of the book and the arcs the accounts' LP starts from.
+    That LP (structured interior point, priced over every pair) starts from
+    those arcs plus the plan's, so it is feasible from the start; its value (or
+    the Lagrangian bound at its duals) is the bound, and its rounding, repaired,
+    a second plan.
     """
     t0 = time.perf_counter()
     with step("Cells of neighbouring accounts"):
@@ -781,38 +801,28 @@ def solve_by_cells(
     with step("Lagrangian bound over every pair"):
         bound = exact_lagrangian_bound(inst, pi, beta)
     stats["cell_duals_bound"] = bound
-    # The cell LP's prices are a start; the smoothed dual of the accounts sharpens them.
-    with step("Cheapest arcs of every item"):
-        near = near_arcs(inst)
-    with step("Lagrangian bound (smoothed dual)"):
-        dual = smoothed_dual(
-            inst,
-            deadline=clock.after(CELL_DUAL_SHARE),
-            start=multipliers_of(inst, pi),
-            near_set=near,
-        )
-    if dual.bound > bound:
-        bound, pi = dual.bound, prices_of(inst, dual.multipliers)
-    stats["lagrangian_bound"] = bound
     with step("Pricing all arcs"):
         fi, fr, _ = _price_all(inst, np.zeros(inst.n_items), pi, beta, np.inf, CELL_PRICED_K)
-    near_i, near_r = candidate_arcs(inst, k=ITEM_NEAREST_K)
+    # The arcs priced in at the cell LP's prices reach as far as each rep's limits
+    # need, so reverse neighbours (3M arcs at 1M × 1,000) are left out.
+    near_i, near_r = candidate_arcs(inst, k=ITEM_NEAREST_K, reverse=False)
     items, reps = np.concatenate([near_i, fi]), np.concatenate([near_r, fr])
     own = np.arange(inst.n_items, dtype=np.int32)
     with step("Plan of every account from the cell LP"):
         split_rep = split_cells(inst, cell, cell_model, lp.values)
     model = inst.arc_model(np.concatenate([items, own]), np.concatenate([reps, split_rep]))
-    stats["arcs"] = float(model.n_arcs)
     # The LP's shares split cells between reps item by item; the loads nearly
     # meet the limits, so a repair finds a plan.
     with step("Finding a plan (cell LP split and repair)"):
         choice = repair(
-            model, model.arc_index(own, split_rep), deadline=clock.after(REPAIR_TIME_SHARE)
+            model, model.arc_index(own, split_rep), deadline=clock.after(CELL_REPAIR_SHARE)
         )
     if choice is None:
         with step("Finding a plan (cell LP rounding and repair)"):
             rounded = repair(
-                cell_model, _round(cell_model, lp.values), deadline=clock.after(REPAIR_TIME_SHARE)
+                cell_model,
+                _round(cell_model, lp.values),
+                deadline=clock.after(CELL_REPAIR_SHARE),
             )
         if rounded is None:
             return _no_plan(Status.TIME_LIMIT, bound, lp.log, stats), model
@@ -824,13 +834,60 @@ def solve_by_cells(
         )
         choice = model.arc_index(own, whole)
     stats["split_plan_objective"] = model.objective(choice)
-    with step("Improving the plan (moves and swaps)"):
-        choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
     stats["first_plan_seconds"] = time.perf_counter() - t0
+    log = "LP over cells of neighbouring accounts, then the accounts' LP\n" + lp.log
+    model, choice, bound = _accounts_lp(inst, options, clock, model, choice, bound, stats)
     choice, incumbent, status = _finish(inst, model, choice, bound, options, clock, stats)
     stats["seconds"] = time.perf_counter() - t0
-    log = "LP over cells of neighbouring accounts, Lagrangian bound at its duals\n" + lp.log
     return BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats), model
+
+
+def _accounts_lp(
+    inst: Instance,
+    options: SolveOptions,
+    clock: _Clock,
+    model: ArcModel,
+    choice: np.ndarray,
+    bound: float,
+    stats: dict[str, float],
+) -> tuple[ArcModel, np.ndarray, float]:
+    """Solve the accounts' priced LP from ``model``'s arcs; return the better plan, the best bound.
+
+    ``choice`` is a plan on ``model``, whose arcs are all in the first LP, so
+    the LP is feasible from its first round. Its rounding, repaired and
+    improved, replaces the plan when it is cheaper.
+    """
+    with step("Improving the plan (moves and swaps)"):
+        choice = improve(model, choice, deadline=clock.after(CELL_IMPROVE_SHARE))
+    start = (model.arc_item, model.arc_rep)
+    lp_clock = _Clock(clock.after(ACCOUNTS_LP_SHARE))
+    priced = priced_lp(inst, options, lp_clock, start=start, shrink=True)
+    if priced is None:  # cannot happen with a plan among the arcs; keep what we have
+        return model, choice, bound
+    stats.update(
+        lp_rounds=float(priced.rounds),
+        lp_bound=priced.bound,
+        lp_arcs=float(priced.model.n_arcs),
+        lp_converged=float(priced.converged),
+    )
+    bound = max(bound, priced.bound)
+    if priced.lp.status != "optimal":
+        return model, choice, bound
+    # The LP may have dropped arcs that stay at 0 (the plan's among them): put them back.
+    lp_model, lp_sol = _with_arcs(inst, priced.model, priced.lp, model.arc_item, model.arc_rep)
+    mapped = _map_choice(model, choice, lp_model)
+    if mapped is None:  # cannot happen: every arc of model is in lp_model
+        return model, choice, bound
+    rounded = _round(lp_model, lp_sol.values)
+    with step("Finding a plan (LP rounding and repair)"):
+        other = repair(lp_model, rounded, deadline=clock.after(REPAIR_TIME_SHARE))
+    if other is not None:
+        with step("Improving the plan (moves and swaps)"):
+            other = improve(lp_model, other, deadline=clock.after(IMPROVE_TIME_SHARE))
+        stats["lp_plan_objective"] = lp_model.objective(other)
+        if lp_model.objective(other) < lp_model.objective(mapped):
+            mapped = other
+    return lp_model, mapped, bound
 
 
 def _large_book_lp(
