@@ -97,11 +97,13 @@ GUIDED_ARC_LIMIT = 50_000_000
 GUIDED_DUAL_SHARE = 0.15
 GUIDED_NEAREST_K = 4
 #: Books above GUIDED_ARC_LIMIT pairs whose accounts can be grouped solve the LP
-#: over cells (:mod:`territory_opt.alignment.cells`) in this share of the time;
+#: over cells (:mod:`territory_opt.alignment.cells`) in this share of the time
+#: (its pricing stops at LP_TIME_SHARE of it: at 100k × 1,000 it needs 70-100 s,
+#: and unconverged cell duals split into a plan that repair cannot mend);
 #: the accounts' LP then starts from each account's LP_NEAREST_K nearest reps,
 #: its CELL_PRICED_K cheapest arcs at the cell LP's prices and the first plan;
 #: the plan moves along those and the ITEM_NEAREST_K nearest reps.
-CELL_TIME_SHARE = 0.5
+CELL_TIME_SHARE = 0.75
 #: Shares (of the time left) for repairing the split plan, improving it, and the
 #: accounts' LP (whose pricing rounds stop at LP_TIME_SHARE of that).
 CELL_REPAIR_SHARE = 0.3
