@@ -12,10 +12,12 @@ Notes
    the final LP value is the LP bound of the full problem. Before convergence,
    z_restricted + Σ_i min(0, min_r rc_ir) is still a valid (Lagrangian) bound
    because each item's arcs sum to one.
-3. **Incumbent.** Items the LP assigns integrally are fixed to that arc; the
-   fractional ones (at most one per binding band row) and items with cheap
-   alternatives are solved as a small MIP. The free set grows until a plan is
-   found.
+3. **Incumbent.** A dive on the LP (:mod:`~territory_opt.alignment.dive`)
+   fixes the largest split items batch by batch; its last LP is rounded,
+   repaired and improved by moves and exchanges. If repair gets stuck, items
+   the LP assigns integrally are fixed to that arc; the fractional ones (at most
+   one per binding band row) and items with cheap alternatives are solved as a
+   small MIP. The free set grows until a plan is found.
 4. **Reduced-cost fixing.** With incumbent value z* and LP bound z_LP, an arc
    with rc > z* − z_LP cannot be in any plan better than z*. The MIP over the
    remaining arcs, warm-started from z*, is then solved; the optimum of the full
@@ -52,6 +54,7 @@ from territory_opt.alignment.cells import applicable as cells_applicable
 from territory_opt.alignment.cells import cell_instance, cell_of_item, cell_size, split_cells
 from territory_opt.alignment.decompose import applicable as by_regions_applicable
 from territory_opt.alignment.decompose import polish_by_regions, solve_by_regions
+from territory_opt.alignment.dive import item_sizes, lp_dive
 from territory_opt.alignment.instance import ArcModel, Instance, pools
 from territory_opt.alignment.ipm import IpmSession
 from territory_opt.alignment.lagrangian import applicable as lagrangian_applicable
@@ -145,6 +148,8 @@ RESTART_WEIGHTS = (1000.0, 1.0, 4.0)
 #: Time share (of what is left) and reduced-cost reach of the plan/LP disagreement MIP;
 #: the reach is in multiples of the LP's average cost per item.
 RINS_TIME_SHARE = 0.3
+#: Share of the time left after the LP that diving on it may use.
+DIVE_TIME_SHARE = 0.25
 RINS_DELTA = 0.8
 #: Time share of one LP-guided sub-MIP attempt at a first plan.
 INCUMBENT_TIME_SHARE = 0.2
@@ -357,6 +362,7 @@ class PricedLp:
     converged: bool
     rounds: int
     full: bool
+    session: LpSession | IpmSession | None = None  # holds the last LP (and its basis)
 
 
 def priced_lp(
@@ -426,8 +432,8 @@ def priced_lp(
             if last is not None:  # out of LP time: go on with the last solved LP,
                 items_all, reps_all = session.arcs()  # plus the arcs priced in since
                 extended = _with_arcs(inst, last[0], last[1], items_all, reps_all)
-                return PricedLp(*extended, bound, False, rounds, full)
-            return PricedLp(model, lp, bound, False, rounds, full)
+                return PricedLp(*extended, bound, False, rounds, full, session)
+            return PricedLp(model, lp, bound, False, rounds, full, session)
         last = (model, lp)
         u, pi, beta = _duals(model, lp)
         ni = nr = np.zeros(0, np.int32)
@@ -438,7 +444,7 @@ def priced_lp(
             bound = max(bound, _lagrangian_bound(inst, objective, ni, nrc))
         if len(ni) == 0:  # converged: this LP is the LP of the whole problem
             if slack <= SLACK_TOL:
-                return PricedLp(model, lp, objective, True, rounds, full)
+                return PricedLp(model, lp, objective, True, rounds, full, session)
             if raises >= ELASTIC_RAISES:
                 return None  # violation is cheaper than any plan at every price: infeasible
             session.scale_elastic(ELASTIC_RAISE)
@@ -447,12 +453,12 @@ def priced_lp(
         have = model.arc_item.astype(np.int64) * inst.n_reps + model.arc_rep
         fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
         if not fresh.any():  # numerical noise only: nothing new to add
-            return PricedLp(model, lp, objective, True, rounds, full)
+            return PricedLp(model, lp, objective, True, rounds, full, session)
         if time.perf_counter() >= lp_deadline or interrupt_requested():
             # Out of LP time: keep the priced arcs (at value 0) so that repair can
             # use the moves the LP was asking for.
             model, lp = _with_arcs(inst, model, lp, ni[fresh], nr[fresh])
-            return PricedLp(model, lp, bound, False, rounds, full)
+            return PricedLp(model, lp, bound, False, rounds, full, session)
         new = inst.arc_model(ni[fresh], nr[fresh])
         session.add(new)
         added = new.n_arcs
@@ -960,6 +966,7 @@ def _solve_lp_route(
         return lost, model, None
     u, pi, beta = _duals(model, lp)
     outcome = LpOutcome(model, lp.values, pi, beta)
+    model, lp, dived = _dive(inst, priced, model, lp, clock, stats)
     rc = model.cost - u[model.arc_item] - (model.load * pi[model.arc_rep]).sum(axis=1)
     if len(beta):
         rc -= model.budget @ beta
@@ -967,10 +974,15 @@ def _solve_lp_route(
     bound = max(priced.bound, dual_bound)
     proven = False
     rounded = _round(model, lp.values)
-    choice: np.ndarray | None = rounded
-    if model.violation(rounded) > 0:  # rounding the LP breaks a limit: repair it
-        with step("Finding a plan (LP rounding and repair)"):
-            choice = repair(model, rounded, deadline=clock.after(REPAIR_TIME_SHARE))
+    choice: np.ndarray | None = None
+    for rounding in [rounded] if dived is None else [dived, rounded]:
+        choice = rounding
+        if model.violation(rounding) > 0:  # rounding breaks a limit: repair it
+            with step("Finding a plan (LP rounding and repair)"):
+                choice = repair(model, rounding, deadline=clock.after(REPAIR_TIME_SHARE))
+        if choice is not None:
+            rounded = rounding
+            break
     if choice is not None:
         with step("Improving the plan (moves and swaps)"):
             choice = improve(model, choice, deadline=clock.after(IMPROVE_TIME_SHARE))
@@ -1053,6 +1065,39 @@ def _solve_lp_route(
     stats["seconds"] = time.perf_counter() - t0
     result = BackendResult(status, choice, incumbent, bound, "highs", version(), log, stats)
     return result, model, outcome
+
+
+def _dive(
+    inst: Instance,
+    priced: PricedLp,
+    model: ArcModel,
+    lp: LpSolution,
+    clock: _Clock,
+    stats: dict[str, float],
+) -> tuple[ArcModel, LpSolution, np.ndarray | None]:
+    """Dive on the LP's HiGHS session (see :mod:`~territory_opt.alignment.dive`).
+
+    Returns the model extended by the arcs the dive priced in (LP values 0),
+    the LP on it, and the rounding of the dive's last LP (None without a dive).
+    """
+    session = priced.session
+    if not isinstance(session, LpSession) or clock.left() <= 0:
+        return model, lp, None
+    with step("Diving on the LP (fixing split accounts)"):
+        dive = lp_dive(
+            session,
+            item_sizes(model),
+            clock.after(DIVE_TIME_SHARE),
+            price=None if priced.full else _pricer(inst),
+        )
+    if dive is None:
+        return model, lp, None
+    stats["dive_rounds"] = float(dive.rounds)
+    stats["dive_objective"] = dive.objective
+    model, lp = _with_arcs(inst, model, lp, dive.items, dive.reps)
+    values = np.zeros(model.n_arcs)
+    values[model.arc_index(dive.items, dive.reps)] = dive.values
+    return model, lp, _round(model, values)
 
 
 def _map_choice(src: ArcModel, choice: np.ndarray, dst: ArcModel) -> np.ndarray | None:
