@@ -140,7 +140,7 @@ ADD_PER_ITEM = 3
 MIP_ARC_LIMIT = 300_000
 #: Time shares (of what is left) for greedy repair and move/swap improvement.
 REPAIR_TIME_SHARE = 0.5
-IMPROVE_TIME_SHARE = 0.3
+IMPROVE_TIME_SHARE = 0.6
 #: Price-guided repairs run while at least this share of the time limit is left, with
 #: these weights of the reduced cost added to the cost (large: reduced cost decides).
 RESTART_MIN_SHARE = 0.3
