@@ -61,9 +61,11 @@ def test_cells_do_not_apply_where_a_cell_would_break_a_rule() -> None:
     assert not cells.applicable(Instance.build(problem, spec))
 
 
+@pytest.mark.parametrize("narrow", [0.0, pipeline_module.ACCOUNTS_LP_NARROW])
 def test_cell_route_gives_a_checked_plan_and_the_bound_of_the_accounts_lp(
-    book: Instance, monkeypatch: pytest.MonkeyPatch
+    book: Instance, monkeypatch: pytest.MonkeyPatch, narrow: float
 ) -> None:
+    monkeypatch.setattr(pipeline_module, "ACCOUNTS_LP_NARROW", narrow)
     clock = pipeline_module._Clock(time.perf_counter() + 60)
     priced = pipeline_module.priced_lp(book, SolveOptions(time_limit=60), clock)
     assert priced is not None and priced.converged
@@ -79,9 +81,17 @@ def test_cell_route_gives_a_checked_plan_and_the_bound_of_the_accounts_lp(
     assert plan.stats["cell_duals_bound"] <= priced.bound * (1 + 1e-9)
     assert plan.stats["cell_duals_bound"] >= 0.75 * priced.bound
     # The accounts' LP, priced to convergence from the cell LP's arcs and the first
-    # plan by the interior point method, is the bound: HiGHS's LP of the book.
+    # plan by the interior point method: without narrowing its duals give
+    # HiGHS's LP of the book as the bound. Narrowed limits cost more, and the
+    # Lagrangian bound at that LP's duals (on the true limits) stays valid, a
+    # little below the LP of the book.
     assert plan.stats["lp_converged"] == 1.0
-    assert plan.lower_bound == pytest.approx(priced.bound, rel=1e-6)
+    if narrow == 0.0:
+        assert plan.lower_bound == pytest.approx(priced.bound, rel=1e-6)
+    else:
+        assert plan.stats["narrowed_lp_value"] > priced.bound
+        assert plan.lower_bound <= priced.bound * (1 + 1e-9)
+        assert plan.lower_bound >= 0.97 * priced.bound
     assert plan.objective >= plan.lower_bound
     assert plan.objective <= plan.stats["split_plan_objective"] + 1e-6
 
@@ -109,3 +119,16 @@ def test_split_follows_the_cell_lp(book: Instance) -> None:
     np.add.at(loads, rep, book.item_loads)
     inside = ((loads >= book.lo - 1e-6) & (loads <= book.hi + 1e-6)).all(axis=1)
     assert inside.mean() >= 0.8
+
+
+def test_narrowed_limits_move_inward_and_leave_the_instance_alone(book: Instance) -> None:
+    lo, hi = book.lo.copy(), book.hi.copy()
+    narrow = book.narrowed(0.2)
+    half = (hi - lo) / 2
+    two = np.isfinite(half)
+    assert two.any()
+    np.testing.assert_allclose(narrow.lo[two], lo[two] + 0.2 * half[two])
+    np.testing.assert_allclose(narrow.hi[two], hi[two] - 0.2 * half[two])
+    assert np.array_equal(narrow.lo[~two], lo[~two]) and np.array_equal(narrow.hi[~two], hi[~two])
+    assert np.array_equal(book.lo, lo) and np.array_equal(book.hi, hi)
+    assert narrow.n_items == book.n_items and narrow.problem is book.problem

@@ -157,6 +157,18 @@ class Instance:
         """Number of reps."""
         return self.problem.n_reps
 
+    def narrowed(self, share: float) -> Instance:
+        """Return this instance with two-sided limits moved inward by ``share`` of their half-width.
+
+        An LP over narrowed limits leaves room inside the true ones for the
+        rounding of its split items. Bounds must still be computed on the true
+        limits (e.g. the Lagrangian bound at that LP's duals).
+        """
+        half = (self.hi - self.lo) / 2
+        two = np.isfinite(half)
+        shift = share * np.where(two, half, 0.0)
+        return dataclasses.replace(self, lo=self.lo + shift, hi=self.hi - shift)
+
     @cached_property
     def item_size(self) -> np.ndarray:
         """Accounts per item."""
