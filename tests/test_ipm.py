@@ -9,6 +9,7 @@ import pytest
 
 from territory_opt import generate_demo, load_problem
 from territory_opt.alignment import AlignmentSpec, align
+from territory_opt.alignment import ipm as ipm_module
 from territory_opt.alignment import pipeline as pipeline_module
 from territory_opt.alignment.backends.base import SolveOptions
 from territory_opt.alignment.backends.highs import LpSession
@@ -45,12 +46,23 @@ def reduced_costs(model: ArcModel, row_dual: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("elastic", [None, 1e4])
 @pytest.mark.parametrize("shrink", [False, True])
-def test_lp_value_and_duals_match_highs(seed: int, elastic: float | None, shrink: bool) -> None:
+@pytest.mark.parametrize("block", [None, 37])
+def test_lp_value_and_duals_match_highs(
+    seed: int,
+    elastic: float | None,
+    shrink: bool,
+    block: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Random models with two loads, a budget, and (for odd seeds) one-sided limits.
 
     Arcs dropped on the way (``shrink``) are checked with the others: their
     reduced cost at the final duals is ≥ 0, so the LP of the kept arcs is the LP.
+    With ``block``, the Schur complement is formed over blocks of about that
+    many arcs (as in large books) instead of all of them at once.
     """
+    if block is not None:
+        monkeypatch.setattr(ipm_module, "SCHUR_BLOCK_ARCS", block)
     rng = np.random.default_rng(seed)
     model = random_model(rng, 40, 2, integral=False)
     if seed % 2:
@@ -110,7 +122,7 @@ def test_session_prices_its_way_to_the_lp_of_every_arc(
         first, elastic=elastic, pricer=pipeline_module._pricer(instance), shrink=True
     )
     added = 0
-    for _ in range(10):  # column generation: solve, price, until nothing prices out
+    for _ in range(20):  # column generation: solve, price, until nothing prices out
         status, objective, values, duals, _ = session.solve(60.0)
         assert status == "optimal"
         fresh = session.add(pipeline_module._pricer(instance)(duals))

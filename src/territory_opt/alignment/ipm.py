@@ -65,6 +65,8 @@ NOISE = 1e-30
 #: Items whose arcs other than the dominant one hold less than this share of their
 #: weight skip their (negligible) correction in the Schur complement.
 SETTLED = 1e-9
+#: Arcs per block of items when the Schur complement is formed.
+SCHUR_BLOCK_ARCS = 800_000
 #: Gondzio's centrality correctors per iteration, the step gain they aim for, the
 #: share of it they must deliver to be kept, and the target box of σμ.
 CORRECTORS = 2
@@ -152,18 +154,18 @@ class _Structure:
         self.n, self.a, self.p = n, a, p
         self.item = model.arc_item.astype(np.int64)
         self.b = np.concatenate([np.ones(n), low])
-        upper = np.full(a + 3 * p, np.inf)
-        upper[a : a + p] = np.maximum(high - low, 0.0)
-        self.upper = upper
-        self.bounded = np.isfinite(upper)
+        # Only the row activities have upper bounds (their range): the iterate
+        # keeps upper slacks and their duals for these p rows alone.
+        width = np.maximum(high - low, 0.0)
+        self.box = slice(a, a + p)
+        self.boxed = np.isfinite(width)
+        self.cap = np.where(self.boxed, width, 0.0)
         price = np.inf if elastic is None else elastic / self.cost_scale
         self.elastic = elastic is not None
         rho = np.full(p, price if elastic is not None else 0.0)
         self.c = np.concatenate([cost / self.cost_scale, np.zeros(p), rho, rho])
         self.n_var = a + (3 if self.elastic else 1) * p
         self.c = self.c[: self.n_var]
-        self.upper = self.upper[: self.n_var]
-        self.bounded = self.bounded[: self.n_var]
         starts = np.searchsorted(self.item, np.arange(n + 1))
         self.starts = starts
         self.degree = np.diff(starts)
@@ -198,34 +200,56 @@ class _Structure:
 
     # Normal equations --------------------------------------------------------------
 
-    def factor(self, theta: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, bool], np.ndarray]:
-        """Item diagonal D, Cholesky of the Schur complement S, and θ of the arcs."""
-        a, p = self.a, self.p
-        tx = theta[:a]
-        d = np.bincount(self.item, weights=tx, minlength=self.n)
+    def _schur_block(
+        self, theta: np.ndarray, d_all: np.ndarray, first: int, last: int
+    ) -> np.ndarray:
+        """Return the part of S of items ``first:last`` (without the row slacks' diagonal)."""
+        lo, hi = int(self.starts[first]), int(self.starts[last])
+        tx = theta[lo:hi]
+        item = self.item[lo:hi] - first
+        starts = self.starts[first : last + 1] - lo
+        d = d_all[first:last]
+        n, a = last - first, hi - lo
+        f = self.f[:, lo:hi]
         # Dominant arc of each item (largest θ), first one on ties.
-        peak = np.maximum.reduceat(tx, self.starts[:-1])
-        is_peak = tx >= peak[self.item]
-        first_peak = np.full(self.n, a, dtype=np.int64)
-        np.minimum.at(first_peak, self.item[is_peak], np.flatnonzero(is_peak))
+        peak = np.maximum.reduceat(tx, starts[:-1])
+        is_peak = tx >= peak[item]
+        first_peak = np.full(n, a, dtype=np.int64)
+        np.minimum.at(first_peak, item[is_peak], np.flatnonzero(is_peak))
         others = np.ones(a, dtype=bool)
         others[first_peak] = False
         rest = np.flatnonzero(others)
-        h = self.f[:, rest] - self.f[:, first_peak[self.item[rest]]]
+        h = f[:, rest] - f[:, first_peak[item[rest]]]
         t_rest = tx[rest]
         ht = h @ diags(np.sqrt(t_rest))
         s = (ht @ ht.T).toarray()
         # An item's correction (1/D) g gᵀ is at most (D − θ*)/D of its first term, so
         # items nearly settled on one arc skip it: S grows by at most that share.
         spread = (d - peak) > SETTLED * d
-        mixed = np.flatnonzero(spread[self.item[rest]])
+        mixed = np.flatnonzero(spread[item[rest]])
         if len(mixed):
             incidence = csc_matrix(
-                (t_rest[mixed], (np.arange(len(mixed)), self.item[rest[mixed]])),
-                shape=(len(mixed), self.n),
+                (t_rest[mixed], (np.arange(len(mixed)), item[rest[mixed]])),
+                shape=(len(mixed), n),
             )
             g = (h[:, mixed] @ incidence) @ diags(1.0 / np.sqrt(d))
             s -= (g @ g.T).toarray()
+        return s
+
+    def factor(self, theta: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, bool], np.ndarray]:
+        """Item diagonal D, Cholesky of the Schur complement S, and θ of the arcs."""
+        a, p = self.a, self.p
+        tx = theta[:a]
+        d = np.bincount(self.item, weights=tx, minlength=self.n)
+        s = np.zeros((p, p))
+        # Items in blocks of about SCHUR_BLOCK_ARCS arcs: the sparse products then
+        # work in cache (at 6M arcs one pass over all of them takes 2.5× longer).
+        first = 0
+        while first < self.n:
+            last = int(np.searchsorted(self.starts, self.starts[first] + SCHUR_BLOCK_ARCS, "right"))
+            last = min(max(last - 1, first + 1), self.n)
+            s += self._schur_block(tx, d, first, last)
+            first = last
         extra = theta[a : a + p].copy()
         if self.elastic:
             extra += theta[a + p : a + 2 * p] + theta[a + 2 * p : a + 3 * p]
@@ -301,7 +325,11 @@ def _step(v: np.ndarray, dv: np.ndarray) -> float:
 
 @dataclass
 class _Point:
-    """The iterate: primal v, upper slack s, duals y, dual slacks z (lower) and w (upper)."""
+    """The iterate: primal v, duals y, dual slacks z (lower bounds of v).
+
+    ``s`` and ``w`` are the upper slacks and their duals of the row activities
+    (the only variables with upper bounds): 1 and 0 on rows without one.
+    """
 
     st: _Structure
     v: np.ndarray
@@ -319,57 +347,75 @@ class _Point:
         res: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> _Direction:
         """Newton direction for complementarity targets rxz, rsw and residuals (rp, ru, rd)."""
-        st, ub, v, z, w = self.st, self.st.bounded, self.v, self.z, self.w
-        s_safe = np.where(ub, self.s, 1.0)
+        st, bx, v, z, w = self.st, self.st.boxed, self.v, self.z, self.w
         rp, ru, rd = res
-        q = rd - rxz / v + np.where(ub, (rsw - w * ru) / s_safe, 0.0)
+        q = rd - rxz / v
+        q[st.box] += np.where(bx, (rsw - w * ru) / self.s, 0.0)
         dy = st.solve_normal(theta, fac, rp + st.mul(theta * q))
         dv = theta * (st.tmul(dy) - q)
         dz = (rxz - z * dv) / v
-        ds = np.where(ub, ru - dv, 0.0)
-        dw = np.where(ub, (rsw - w * ds) / s_safe, 0.0)
+        ds = np.where(bx, ru - dv[st.box], 0.0)
+        dw = np.where(bx, (rsw - w * ds) / self.s, 0.0)
         return _Direction(dv, dy, dz, ds, dw)
 
     def lengths(self, d: _Direction) -> tuple[float, float]:
         """Largest primal and dual steps along ``d`` that stay non-negative."""
-        ub = self.st.bounded
+        bx = self.st.boxed
         return (
-            min(_step(self.v, d.dv), _step(self.s[ub], d.ds[ub])),
-            min(_step(self.z, d.dz), _step(self.w[ub], d.dw[ub])),
+            min(_step(self.v, d.dv), _step(self.s[bx], d.ds[bx])),
+            min(_step(self.z, d.dz), _step(self.w[bx], d.dw[bx])),
         )
 
     def products(self, d: _Direction, ap: float, ad: float) -> tuple[np.ndarray, np.ndarray]:
         """Complementarity products after steps ``ap``, ``ad`` (bounded ones only in the second)."""
-        ub = self.st.bounded
+        bx = self.st.boxed
         prod_x = (self.v + ap * d.dv) * (self.z + ad * d.dz)
-        prod_s = (self.s[ub] + ap * d.ds[ub]) * (self.w[ub] + ad * d.dw[ub])
+        prod_s = (self.s[bx] + ap * d.ds[bx]) * (self.w[bx] + ad * d.dw[bx])
         return prod_x, prod_s
 
     def subset(
         self, keep: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return the iterate without the dropped arcs (``keep`` flags the arcs kept)."""
+        """Return the iterate without the dropped arcs (``keep`` flags the arcs kept).
+
+        The dropped arcs' values move to the largest kept arc of their item, so the
+        item rows stay met (left out, the lost share can make the iterate several
+        steps less feasible than before).
+        """
+        st = self.st
         rest = np.concatenate([keep, np.ones(len(self.v) - len(keep), dtype=bool)])
-        return self.v[rest], self.s[rest], self.y, self.z[rest], self.w[rest]
+        v = self.v[rest]
+        item = st.item[keep]
+        lost = np.bincount(st.item[~keep], weights=self.v[: st.a][~keep], minlength=st.n)
+        x = v[: len(item)]
+        starts = np.searchsorted(item, np.arange(st.n))
+        peak = np.maximum.reduceat(x, starts)
+        top = np.flatnonzero(x >= peak[item])
+        first = np.full(st.n, len(item), dtype=np.int64)
+        np.minimum.at(first, item[top], top)
+        x[first] += lost
+        return v, self.s, self.y, self.z[rest], self.w
 
     def move(self, d: _Direction, ap: float, ad: float) -> None:
         """Take the steps."""
-        ub = self.st.bounded
+        bx = self.st.boxed
         self.v = self.v + ap * d.dv
-        self.s = np.where(ub, self.s + ap * d.ds, 1.0)
+        self.s = np.where(bx, self.s + ap * d.ds, 1.0)
         self.y = self.y + ad * d.dy
         self.z = self.z + ad * d.dz
-        self.w = np.where(ub, self.w + ad * d.dw, 0.0)
+        self.w = np.where(bx, self.w + ad * d.dw, 0.0)
 
 
 def _centred_step(pt: _Point, res: tuple[np.ndarray, np.ndarray, np.ndarray], mu: float) -> None:
     """One predictor-corrector step with Gondzio's centrality correctors."""
-    ub = pt.st.bounded
-    n_comp = len(pt.v) + int(ub.sum())
-    theta = 1.0 / (pt.z / pt.v + np.where(ub, pt.w / pt.s, 0.0))
+    bx = pt.st.boxed
+    n_comp = len(pt.v) + int(bx.sum())
+    ratio = pt.z / pt.v
+    ratio[pt.st.box] += np.where(bx, pt.w / pt.s, 0.0)
+    theta = 1.0 / ratio
     fac = pt.st.factor(theta)
     # Predictor (affine scaling).
-    aff = pt.direction(theta, fac, -pt.v * pt.z, np.where(ub, -pt.s * pt.w, 0.0), res)
+    aff = pt.direction(theta, fac, -pt.v * pt.z, np.where(bx, -pt.s * pt.w, 0.0), res)
     ap, ad = pt.lengths(aff)
     prod_x, prod_s = pt.products(aff, ap, ad)
     mu_aff = (float(prod_x.sum()) + float(prod_s.sum())) / n_comp
@@ -377,7 +423,7 @@ def _centred_step(pt: _Point, res: tuple[np.ndarray, np.ndarray, np.ndarray], mu
     target = sigma * mu
     # Mehrotra's corrector with centring.
     rxz = target - pt.v * pt.z - aff.dv * aff.dz
-    rsw = np.where(ub, target - pt.s * pt.w - aff.ds * aff.dw, 0.0)
+    rsw = np.where(bx, target - pt.s * pt.w - aff.ds * aff.dw, 0.0)
     d = pt.direction(theta, fac, rxz, rsw, res)
     ap, ad = pt.lengths(d)
     # Gondzio's correctors: push products outside [β_min, β_max]·σμ at a longer
@@ -387,8 +433,8 @@ def _centred_step(pt: _Point, res: tuple[np.ndarray, np.ndarray, np.ndarray], mu
     for _ in range(CORRECTORS):
         trial_x, trial_s = pt.products(d, min(1.0, ap + STEP_GAIN), min(1.0, ad + STEP_GAIN))
         fix_x = np.maximum(np.clip(trial_x, low, high) - trial_x, -high)
-        fix_s = np.zeros_like(pt.v)
-        fix_s[ub] = np.maximum(np.clip(trial_s, low, high) - trial_s, -high)
+        fix_s = np.zeros_like(pt.s)
+        fix_s[bx] = np.maximum(np.clip(trial_s, low, high) - trial_s, -high)
         trial = d.plus(pt.direction(theta, fac, fix_x, fix_s, zero))
         tap, tad = pt.lengths(trial)
         if tap + tad < ap + ad + ACCEPT_GAIN * STEP_GAIN:
@@ -436,10 +482,9 @@ def solve_lp(
     deadline = time.perf_counter() + time_limit
     rows = row_map(model)
     st = _Structure(model, rows, elastic)
-    a, p, ub = st.a, st.p, st.bounded
-    upper = np.where(ub, st.upper, 0.0)
-    pt = _Point(st, *_cold_start(st, upper))
-    n_comp = st.n_var + int(ub.sum())
+    a, p = st.a, st.p
+    pt = _Point(st, *_cold_start(st))
+    n_comp = st.n_var + int(st.boxed.sum())
     b_norm = 1.0 + float(np.linalg.norm(st.b))
     c_norm = 1.0 + float(np.linalg.norm(st.c))
     status = "not_converged"
@@ -448,11 +493,12 @@ def solve_lp(
     it = 0
     for it in range(1, MAX_ITERATIONS + 1):
         rp = st.b - st.mul(pt.v)
-        ru = np.where(ub, upper - pt.v - pt.s, 0.0)
-        rd = st.c - st.tmul(pt.y) - pt.z + pt.w
+        ru = np.where(st.boxed, st.cap - pt.v[st.box] - pt.s, 0.0)
+        rd = st.c - st.tmul(pt.y) - pt.z
+        rd[st.box] += pt.w
         primal = float(st.c @ pt.v)
-        dual = float(st.b @ pt.y - upper @ pt.w)
-        mu = (float(pt.v @ pt.z) + float(pt.s[ub] @ pt.w[ub])) / n_comp
+        dual = float(st.b @ pt.y - st.cap @ pt.w)
+        mu = (float(pt.v @ pt.z) + float(pt.s[st.boxed] @ pt.w[st.boxed])) / n_comp
         p_inf = (float(np.linalg.norm(rp)) + float(np.linalg.norm(ru))) / b_norm
         d_inf = float(np.linalg.norm(rd)) / c_norm
         gap = abs(primal - dual) / (1.0 + abs(primal))
@@ -474,9 +520,8 @@ def solve_lp(
                 kept = kept[keep]
                 st = _Structure(model.take(kept), rows, elastic, like=st)
                 pt = _Point(st, *pt.subset(keep))
-                a, ub = st.a, st.bounded
-                upper = np.where(ub, st.upper, 0.0)
-                n_comp = st.n_var + int(ub.sum())
+                a = st.a
+                n_comp = st.n_var + int(st.boxed.sum())
                 c_norm = 1.0 + float(np.linalg.norm(st.c))
                 _log.debug("ipm %d: %d arcs left", it, a)
                 continue
@@ -490,7 +535,7 @@ def solve_lp(
     return IpmResult(
         status,
         float(st.c @ pt.v) * cs,
-        (float(st.b @ pt.y) - float(upper @ pt.w)) * cs,
+        (float(st.b @ pt.y) - float(st.cap @ pt.w)) * cs,
         values,
         np.concatenate([y1, y2]),
         slack,
@@ -515,7 +560,7 @@ def _headed_to_zero(st: _Structure, pt: _Point) -> np.ndarray:
 
 
 def _cold_start(
-    st: _Structure, upper: np.ndarray
+    st: _Structure,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each item spread evenly over its arcs, limit activities mid-range.
 
@@ -523,18 +568,17 @@ def _cold_start(
     and the elastic slack so small that every complementarity product starts
     near the arcs' average.
     """
-    nv, a, p, ub = st.n_var, st.a, st.p, st.bounded
+    nv, a, p, bx = st.n_var, st.a, st.p, st.boxed
     v = np.ones(nv)
     v[:a] = 1.0 / st.degree[st.item]
     z = np.maximum(st.c, 1.0)
     mu0 = float(np.mean(v[:a] * z[:a])) if a else 1.0
-    v[a : a + p] = np.where(ub[a : a + p], 0.5 * upper[a : a + p], 1.0)
-    v[a : a + p] = np.maximum(v[a : a + p], 1e-2)
+    v[a : a + p] = np.maximum(np.where(bx, 0.5 * st.cap, 1.0), 1e-2)
     z[a : a + p] = mu0 / v[a : a + p]
     if st.elastic:
         v[a + p :] = mu0 / z[a + p :]
-    s = np.where(ub, np.maximum(upper - v, 1e-2), 1.0)
-    w = np.where(ub, mu0 / s, 0.0)
+    s = np.where(bx, np.maximum(st.cap - v[a : a + p], 1e-2), 1.0)
+    w = np.where(bx, mu0 / s, 0.0)
     y = np.zeros(st.n + p)
     return v, s, y, z, w
 
