@@ -157,16 +157,19 @@ class Instance:
         """Number of reps."""
         return self.problem.n_reps
 
-    def narrowed(self, share: float) -> Instance:
+    def narrowed(self, share: float, most: np.ndarray | None = None) -> Instance:
         """Return this instance with two-sided limits moved inward by ``share`` of their half-width.
 
-        An LP over narrowed limits leaves room inside the true ones for the
-        rounding of its split items. Bounds must still be computed on the true
-        limits (e.g. the Lagrangian bound at that LP's duals).
+        ``most`` (one value per load) caps the move. An LP over narrowed limits
+        leaves room inside the true ones for the rounding of its split items.
+        Bounds must still be computed on the true limits (e.g. the Lagrangian
+        bound at that LP's duals).
         """
         half = (self.hi - self.lo) / 2
         two = np.isfinite(half)
         shift = share * np.where(two, half, 0.0)
+        if most is not None:
+            shift = np.minimum(shift, np.maximum(most, 0.0))
         return dataclasses.replace(self, lo=self.lo + shift, hi=self.hi - shift)
 
     @cached_property

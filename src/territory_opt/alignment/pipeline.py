@@ -113,8 +113,17 @@ CELL_REPAIR_SHARE = 0.3
 CELL_IMPROVE_SHARE = 0.05
 ACCOUNTS_LP_SHARE = 0.7
 #: The accounts' LP narrows every two-sided limit by this share of its half-width
-#: (at 100k × 1,000: plan 6.3 % -> 1.95 % above a bound 0.2 % below the true LP).
+#: (at 100k × 1,000: plan 6.3 % -> 1.95 % above a bound 0.2 % below the true LP),
+#: but by at most ACCOUNTS_LP_NARROW_ITEMS mean account loads: rounding moves a
+#: rep's load by a few accounts, so with many accounts per rep less room does.
 ACCOUNTS_LP_NARROW = 0.2
+ACCOUNTS_LP_NARROW_ITEMS = 1.0
+#: An accounts' LP the clock cuts is still rounded when its relative duality gap
+#: is below this (at 1M × 1,000 the interior point reaches 1e-3 after ~100 of its
+#: ~150 steps; stopping it at 1e-4 left a rounding that repair could not mend at
+#: 100k × 1,000, so it is not stopped early).
+ACCOUNTS_LP_ROUND_GAP = 1e-3
+ROUND_SLACK = 1e-3
 CELL_PRICED_K = 3
 ITEM_NEAREST_K = 4
 LP_NEAREST_K = 1
@@ -416,7 +425,11 @@ def priced_lp(
     # Pricing stops early enough to leave time for finding a plan.
     lp_deadline = time.perf_counter() + LP_TIME_SHARE * clock.left()
     last: tuple[ArcModel, LpSolution] | None = None
+    # An interior point round starts afresh, so the next one takes about as long
+    # as the last: one that cannot finish before the deadline is not started.
+    round_seconds = 0.0
     for rounds in range(1, MAX_PRICING_ROUNDS + 1):
+        began = time.perf_counter()
         with step(f"LP round {rounds} ({n_arcs:,} arcs)"):
             # Interior point for the first LP and after large additions; a warm
             # simplex from the previous basis after small ones.
@@ -425,6 +438,8 @@ def priced_lp(
             status, objective, values, duals, slack = session.solve(
                 limit, ipm=big and n_arcs > IPM_ARCS
             )
+        if isinstance(session, IpmSession):
+            round_seconds = time.perf_counter() - began
         model, lp = _session_model(inst, session, status, objective, values, duals, slack)
         if status != "optimal" and isinstance(session, IpmSession) and len(duals):
             # Any multipliers give a valid bound; an unfinished interior point
@@ -457,7 +472,7 @@ def priced_lp(
         fresh = ~np.isin(ni.astype(np.int64) * inst.n_reps + nr, have)
         if not fresh.any():  # numerical noise only: nothing new to add
             return PricedLp(model, lp, objective, True, rounds, full, session)
-        if time.perf_counter() >= lp_deadline or interrupt_requested():
+        if time.perf_counter() + round_seconds >= lp_deadline or interrupt_requested():
             # Out of LP time: keep the priced arcs (at value 0) so that repair can
             # use the moves the LP was asking for.
             model, lp = _with_arcs(inst, model, lp, ni[fresh], nr[fresh])
@@ -889,7 +904,8 @@ def _accounts_lp(
     # The LP runs on narrowed limits so that its rounding has room inside the
     # true ones; its duals still price the true limits, so the bound is L(π) at
     # them over every pair with the true limits.
-    narrow = inst.narrowed(ACCOUNTS_LP_NARROW)
+    mean_load = inst.item_loads.sum(axis=0) / max(int(inst.item_size.sum()), 1)
+    narrow = inst.narrowed(ACCOUNTS_LP_NARROW, ACCOUNTS_LP_NARROW_ITEMS * mean_load)
     priced = priced_lp(narrow, options, lp_clock, start=start, shrink=True)
     if priced is None:  # narrowed limits no plan meets: the LP's duals prove nothing here
         return model, choice, bound
@@ -903,7 +919,7 @@ def _accounts_lp(
         lp_converged=float(priced.converged),
     )
     bound = max(bound, lp_bound)
-    if priced.lp.status != "optimal":
+    if priced.lp.status != "optimal" and not _nearly_solved(priced.model, priced.lp):
         return model, choice, bound
     # The LP may have dropped arcs that stay at 0 (the plan's among them): put them back.
     lp_model, lp_sol = _with_arcs(inst, priced.model, priced.lp, model.arc_item, model.arc_rep)
@@ -920,6 +936,18 @@ def _accounts_lp(
         if lp_model.objective(other) < lp_model.objective(mapped):
             mapped = other
     return lp_model, mapped, bound
+
+
+def _nearly_solved(model: ArcModel, lp: LpSolution) -> bool:
+    """Whether an unfinished interior point's values are worth rounding.
+
+    Its objective is the dual one; the values' cost must be within
+    :data:`ACCOUNTS_LP_ROUND_GAP` of it, with (almost) no elastic slack.
+    """
+    if not len(lp.values) or not np.isfinite(lp.objective) or lp.slack > ROUND_SLACK:
+        return False
+    primal = float(model.cost @ lp.values)
+    return primal - lp.objective <= ACCOUNTS_LP_ROUND_GAP * max(abs(primal), 1.0)
 
 
 def _large_book_lp(
