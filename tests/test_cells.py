@@ -132,3 +132,18 @@ def test_narrowed_limits_move_inward_and_leave_the_instance_alone(book: Instance
     assert np.array_equal(narrow.lo[~two], lo[~two]) and np.array_equal(narrow.hi[~two], hi[~two])
     assert np.array_equal(book.lo, lo) and np.array_equal(book.hi, hi)
     assert narrow.n_items == book.n_items and narrow.problem is book.problem
+
+
+def test_narrowing_is_capped_per_load(book: Instance) -> None:
+    """``most`` caps the move of each load's limits; smaller moves are kept."""
+    half = (book.hi - book.lo) / 2
+    two = np.isfinite(half)
+    cap = np.full(book.lo.shape[1], 1e30)
+    cap[0] = 0.0  # the first load's limits stay where they are
+    assert two[:, 0].any() and two[:, 1].any()
+    narrow = book.narrowed(0.2, cap)
+    for col, most in enumerate(cap):
+        rows = two[:, col]
+        shift = np.minimum(0.2 * half[rows, col], most)
+        np.testing.assert_allclose(narrow.lo[rows, col], book.lo[rows, col] + shift)
+        np.testing.assert_allclose(narrow.hi[rows, col], book.hi[rows, col] - shift)

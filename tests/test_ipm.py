@@ -167,3 +167,23 @@ def test_large_lp_path_gives_a_checked_plan(
     check_plan(plan)
     reference = align(instance.problem, instance.spec, time_limit=20)
     assert plan.stats["lp_bound"] == pytest.approx(reference.stats["lp_bound"], rel=1e-6)
+
+
+def test_unfinished_interior_point_is_rounded_only_near_its_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An accounts' LP cut by the clock is rounded only when its duality gap is small."""
+    from territory_opt.alignment.backends.highs import LpSolution, row_map
+
+    model = random_model(np.random.default_rng(3), 40, 2, integral=False)
+    rows = row_map(model)
+    seen = {}
+    for steps in (3, 40):
+        monkeypatch.setattr(ipm_module, "MAX_ITERATIONS", steps)
+        r = solve_lp(model, elastic=1e4, time_limit=30.0)
+        lp = LpSolution(r.status, r.dual_objective, r.values, r.row_dual, rows, "", r.slack)
+        gap = (r.objective - r.dual_objective) / abs(r.objective)
+        near = pipeline_module._nearly_solved(model, lp)
+        assert near == (gap <= pipeline_module.ACCOUNTS_LP_ROUND_GAP and r.slack <= 1e-3)
+        seen[steps] = near
+    assert seen == {3: False, 40: True}
