@@ -123,6 +123,7 @@ ACCOUNTS_LP_NARROW_ITEMS = 1.0
 #: ~150 steps; stopping it at 1e-4 left a rounding that repair could not mend at
 #: 100k × 1,000, so it is not stopped early).
 ACCOUNTS_LP_ROUND_GAP = 1e-3
+ACCOUNTS_LP_PAUSE = True
 ROUND_SLACK = 1e-3
 CELL_PRICED_K = 3
 ITEM_NEAREST_K = 4
@@ -384,6 +385,7 @@ def priced_lp(
     *,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     shrink: bool = False,
+    pause: bool | None = None,
 ) -> PricedLp | None:
     """Column generation until no arc prices out; None when the LP is infeasible.
 
@@ -410,7 +412,9 @@ def priced_lp(
         # pauses to prune and price them; guided arcs (``start``) need no pause.
         # Arcs the solves drop come back through pricing, so a model of every arc
         # (which is not priced) keeps them all.
-        pause = not full and start is None
+        if pause is None:
+            pause = start is None
+        pause = pause and not full
         session = IpmSession(
             first,
             elastic=elastic,
@@ -906,7 +910,7 @@ def _accounts_lp(
     # them over every pair with the true limits.
     mean_load = inst.item_loads.sum(axis=0) / max(int(inst.item_size.sum()), 1)
     narrow = inst.narrowed(ACCOUNTS_LP_NARROW, ACCOUNTS_LP_NARROW_ITEMS * mean_load)
-    priced = priced_lp(narrow, options, lp_clock, start=start, shrink=True)
+    priced = priced_lp(narrow, options, lp_clock, start=start, shrink=True, pause=ACCOUNTS_LP_PAUSE)
     if priced is None:  # narrowed limits no plan meets: the LP's duals prove nothing here
         return model, choice, bound
     with step("Lagrangian bound at the LP's duals"):
