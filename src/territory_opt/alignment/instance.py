@@ -83,9 +83,25 @@ class ArcModel:
             budget=self.budget[arcs],
         )
 
+    @cached_property
+    def arc_keys(self) -> np.ndarray:
+        """Sorted key item × n_reps + rep of every arc (built once: repair looks arcs up often)."""
+        return self.arc_item.astype(np.int64) * self.n_reps + self.arc_rep
+
+    @cached_property
+    def item_arcs(self) -> np.ndarray:
+        """``(n_items + 1,)`` start of each item's arcs (arcs are sorted by item)."""
+        return np.searchsorted(self.arc_item, np.arange(self.n_items + 1))
+
+    @cached_property
+    def rep_arcs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Arcs ordered by rep and the ``(n_reps + 1,)`` start of each rep's."""
+        order = np.argsort(self.arc_rep, kind="stable")
+        return order, np.searchsorted(self.arc_rep[order], np.arange(self.n_reps + 1))
+
     def arc_index(self, items: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Arc index of each (item, rep), -1 where the model has no such arc."""
-        keys = self.arc_item.astype(np.int64) * self.n_reps + self.arc_rep
+        keys = self.arc_keys
         pos, found = find_keys(keys, np.asarray(items, dtype=np.int64) * self.n_reps + reps)
         return np.where(found, pos, -1)
 

@@ -3,8 +3,10 @@ r"""Greedy repair and improvement of plans by single-item moves.
 Rounding the LP relaxation leaves a few limits broken by about one item's
 load. :func:`repair` removes the violation with the cheapest moves first;
 :func:`improve` then applies cost-reducing moves that keep every limit. Both
-evaluate every candidate move at once with numpy (one pass over the arcs per
-move), so they are fast enough to run before any MIP.
+evaluate candidate moves at once with numpy, so they are fast enough to run
+before any MIP: :func:`repair` only the moves out of a rep above a limit or
+into one below (at 1M × 1,000, 6.9M arcs and 333 reps out after rounding:
+164 s → 44 s for the same plan), :func:`improve` every move.
 
 Notes
 -----
@@ -34,6 +36,13 @@ SEQUENTIAL_ITEMS = 5000
 _TOL = 1e-9
 
 
+def _violation(loads: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Scaled violation summed over the last axis (see module notes); below tolerance is 0."""
+    over = np.maximum(loads - hi, 0.0) + np.maximum(lo - loads, 0.0)
+    over = np.where(over > _TOL * scale, over, 0.0)
+    return np.asarray((over / scale).sum(axis=-1))
+
+
 class _State:
     """Loads, budget use and current arcs of a plan, updated move by move."""
 
@@ -51,12 +60,10 @@ class _State:
         # budgets with moves that may not break any limit (row_guard).
         self.budget_weight = 1.0
         self.row_guard = False
+        self.nonnegative = bool((model.load >= 0).all())
 
     def row_violation(self, loads: np.ndarray, reps: np.ndarray) -> np.ndarray:
-        over = np.maximum(loads - self.hi[reps], 0.0) + np.maximum(self.lo[reps] - loads, 0.0)
-        tol = _TOL * self.scale[reps]
-        over = np.where(over > tol, over, 0.0)
-        return np.asarray((over / self.scale[reps]).sum(axis=-1))
+        return _violation(loads, self.lo[reps], self.hi[reps], self.scale[reps])
 
     def budget_violation(self, used: np.ndarray) -> np.ndarray:
         over = np.maximum(used - self.model.budget_hi, 0.0)
@@ -74,12 +81,13 @@ class _State:
         item = m.arc_item[arcs]
         src_arc = self.choice[item]
         a, b = self.rep_of_item[item], m.arc_rep[arcs]
-        src_load, dst_load = m.load[src_arc], m.load[arcs]
-        before = self.row_violation(self.loads[a], a) + self.row_violation(self.loads[b], b)
-        after = self.row_violation(self.loads[a] - src_load, a) + self.row_violation(
-            self.loads[b] + dst_load, b
-        )
-        d_row = after - before
+        now = self.row_violation(self.loads, np.arange(m.n_reps))
+        # Loads and limits of every rep side by side: one gather per side.
+        rows = np.stack([self.loads, self.lo, self.hi, self.scale], axis=1)
+        ra, rb = rows[a], rows[b]
+        after = _violation(ra[:, 0] - m.load[src_arc], ra[:, 1], ra[:, 2], ra[:, 3])
+        after += _violation(rb[:, 0] + m.load[arcs], rb[:, 1], rb[:, 2], rb[:, 3])
+        d_row = after - (now[a] + now[b])
         d_viol = d_row
         if len(m.budget_hi) and self.budget_weight:
             new_used = self.used + m.budget[arcs] - m.budget[src_arc]
@@ -246,7 +254,12 @@ def _apply_disjoint(state: _State, arcs: np.ndarray, score: np.ndarray) -> None:
     """Apply the best-scored moves whose source and destination reps are all distinct."""
     m = state.model
     used = np.zeros(m.n_reps, dtype=bool)
-    for k in np.argsort(score, kind="stable"):
+    order = np.argsort(score, kind="stable")
+    # Only the best move of each (from, to) pair can be applied: once it is
+    # passed over, one of its reps is taken.
+    src = state.rep_of_item[m.arc_item[arcs[order]]].astype(np.int64)
+    _, first = np.unique(src * m.n_reps + m.arc_rep[arcs[order]], return_index=True)
+    for k in order[np.sort(first)]:
         arc = int(arcs[k])
         a, b = state.rep_of_item[m.arc_item[arc]], m.arc_rep[arc]
         if used[a] or used[b]:
@@ -287,59 +300,68 @@ def repair(
     return state.choice if _repair_loop(state, deadline, limit) else None
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, e)`` for every pair."""
+    lens = ends - starts
+    if not lens.sum():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lens) + lens, lens)
+    return np.asarray(offsets + np.arange(int(lens.sum())))
+
+
+def _touching(state: _State, bad_rep: np.ndarray) -> np.ndarray:
+    """Arcs (ascending) into a rep of ``bad_rep`` or of an item now on one, off its rep.
+
+    With loads that are never negative, a move can only reduce the violation
+    by leaving a rep above a limit or joining one below, so only those.
+    """
+    model = state.model
+    into, out = bad_rep, bad_rep
+    if state.nonnegative:
+        into = bad_rep & (state.loads < state.lo).any(axis=1)
+        out = bad_rep & (state.loads > state.hi).any(axis=1)
+    mark = np.zeros(model.n_arcs, dtype=bool)
+    by_rep, rep_start = model.rep_arcs
+    bad = np.flatnonzero(into)
+    mark[by_rep[_ranges(rep_start[bad], rep_start[bad + 1])]] = True
+    items = np.flatnonzero(out[state.rep_of_item])
+    mark[_ranges(model.item_arcs[items], model.item_arcs[items + 1])] = True
+    arcs = np.flatnonzero(mark)
+    return arcs[model.arc_rep[arcs] != state.rep_of_item[model.arc_item[arcs]]]
+
+
 def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
     """Apply repairing moves until the state's violation is zero; False if stuck.
 
-    The change of cost and violation of every move is cached and only
-    re-evaluated for arcs that touch a rep whose load changed (all arcs while
-    budgets are counted, since they couple every move).
+    Each round evaluates only the moves that touch a violated rep (into it, or
+    of an item on it); every move while budgets are broken, since they couple
+    all moves.
     """
     model = state.model
     arcs_all = np.arange(model.n_arcs)
-    d_cost = np.zeros(model.n_arcs)
-    d_viol = np.zeros(model.n_arcs)
-    stale = np.ones(model.n_arcs, dtype=bool)
-    coupled = bool(len(model.budget_hi)) and state.budget_weight > 0
     reps = np.arange(model.n_reps)
-
-    def touched(changed: np.ndarray) -> None:
-        if coupled:
-            stale[:] = True
-            return
-        hit = np.zeros(model.n_reps, dtype=bool)
-        hit[changed] = True
-        stale[hit[model.arc_rep] | hit[state.rep_of_item[model.arc_item]]] = True
 
     for _ in range(limit):
         if state.total_violation() <= 0:
             return True
         if expired(deadline):
             return False
-        if stale.any():
-            todo = arcs_all[stale]
-            d_cost[todo], d_viol[todo] = state.moves(todo)
-            stale[:] = False
-        # Only moves that touch a violated rep (or any move, when budgets are broken).
         bad_rep = state.row_violation(state.loads, reps) > 0
-        moving = model.arc_rep != state.rep_of_item[model.arc_item]
-        if not (state.budget_weight and state.budget_violation(state.used) > 0):
-            moving &= bad_rep[model.arc_rep] | bad_rep[state.rep_of_item[model.arc_item]]
-        ok = moving & (d_viol < -_TOL)
+        if state.budget_weight and state.budget_violation(state.used) > 0:
+            arcs = arcs_all[model.arc_rep != state.rep_of_item[model.arc_item]]
+        else:
+            arcs = _touching(state, bad_rep)
+        d_cost, d_viol = state.moves(arcs)
+        ok = d_viol < -_TOL
         if ok.any():
             # Cheapest repair per unit of violation removed; moves between disjoint
             # pairs of reps do not interact, so apply the best of each at once
             # (one at a time when budgets couple all moves).
             ratio = np.where(ok, d_cost / np.maximum(-d_viol, _TOL), np.inf)
             if len(model.budget_hi) or model.n_items <= SEQUENTIAL_ITEMS:
-                arc = int(np.argmin(ratio))
-                a = state.rep_of_item[model.arc_item[arc]]
-                state.apply(arc)
-                touched(np.array([a, model.arc_rep[arc]]))
+                state.apply(int(arcs[np.argmin(ratio)]))
                 continue
-            before = state.rep_of_item.copy()
-            _apply_disjoint(state, arcs_all[ok], ratio[ok])
-            moved = np.flatnonzero(before != state.rep_of_item)
-            touched(np.concatenate([before[moved], state.rep_of_item[moved]]))
+            _apply_disjoint(state, arcs[ok], ratio[ok])
             continue
         swapped = False
         # Exchanges around violated reps (every rep when only budgets are broken).
@@ -351,7 +373,6 @@ def _repair_loop(state: _State, deadline: float, limit: int) -> bool:
             if pair is not None:
                 state.apply(pair[0])
                 state.apply(pair[1])
-                touched(model.arc_rep[np.array(pair)])
                 swapped = True
                 break
         if not swapped:
