@@ -96,6 +96,38 @@ def test_cell_route_gives_a_checked_plan_and_the_bound_of_the_accounts_lp(
     assert plan.objective <= plan.stats["split_plan_objective"] + 1e-6
 
 
+def test_second_lp_bounds_a_book_whose_lp_was_not_priced_to_the_end(
+    book: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second LP (first LP's arcs, the ones it prices in, true limits) bounds better."""
+    options = SolveOptions(time_limit=60)
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    full = pipeline_module.priced_lp(book, options, clock)
+    assert full is not None and full.converged
+    monkeypatch.setattr(pipeline_module, "STRUCTURED_IPM_ARCS", 0)
+    # One round from each account's nearest rep and its arc in a plan, as when the
+    # clock stops a large book's LP: arcs of negative reduced cost are left out.
+    monkeypatch.setattr(pipeline_module, "MAX_PRICING_ROUNDS", 1)
+    monkeypatch.setattr(pipeline_module, "FULL_ARC_LIMIT", 0)
+    near_i, near_r = pipeline_module.candidate_arcs(book, k=1, reverse=False)
+    own = np.arange(book.n_items, dtype=np.int32)
+    plan = full.model.arc_rep[pipeline_module._round(full.model, full.lp.values)]
+    start = np.concatenate([near_i, own]), np.concatenate([near_r, plan])
+    clock = pipeline_module._Clock(time.perf_counter() + 60)
+    first = pipeline_module.priced_lp(book, options, clock, start=start, pause=False)
+    assert first is not None and not first.converged
+    at_first = pipeline_module.exact_lagrangian_bound(
+        book, *pipeline_module._duals(first.model, first.lp)[1:]
+    )
+    stats: dict[str, float] = {}
+    bound = pipeline_module._second_lp_bound(book, options, clock, first, start, stats)
+    assert bound == stats["second_lp_bound"]
+    # Below the LP of the book (HiGHS, priced to the end), and half way from the
+    # Lagrangian bound at the first LP's duals to it (one pricing round).
+    assert at_first < bound <= full.bound * (1 + 1e-9)
+    assert full.bound - bound < 0.6 * (full.bound - at_first)
+
+
 def test_split_follows_the_cell_lp(book: Instance) -> None:
     """Whole cells keep their rep; split cells send each account to one of their LP reps."""
     cell = cells.cell_of_item(book, 12)
@@ -147,3 +179,36 @@ def test_narrowing_is_capped_per_load(book: Instance) -> None:
         shift = np.minimum(0.2 * half[rows, col], most)
         np.testing.assert_allclose(narrow.lo[rows, col], book.lo[rows, col] + shift)
         np.testing.assert_allclose(narrow.hi[rows, col], book.hi[rows, col] - shift)
+
+
+def test_bound_of_the_cell_route_on_the_10k_ladder_book_is_below_its_full_lp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 1M route's bound (Lagrangian at LP duals) against the full LP of the 10k book.
+
+    The ladder book of the benchmarks (10,000 accounts, 100 reps, ±5 % on
+    potential and workload, workload × km) solved over cells as if it had a
+    billion pairs: its bound is valid (below HiGHS's LP over every pair) and
+    close to it.
+    """
+    accounts, reps = generate_demo(10_000, 100, seed=0)
+    accounts = accounts.assign(locked_rep="", excluded_reps="")
+    spec = AlignmentSpec.from_preset("balanced-travel").with_(
+        segment_match=False,
+        keep_families=False,
+        bands={"potential": 0.05, "workload": 0.05},
+        travel_metric="workload",
+    )
+    inst = Instance.build(load_problem(accounts, reps), spec)
+    clock = pipeline_module._Clock(time.perf_counter() + 120)
+    full = pipeline_module.priced_lp(inst, SolveOptions(time_limit=120), clock)
+    assert full is not None and full.converged
+    monkeypatch.setattr(pipeline_module, "GUIDED_ARC_LIMIT", 0)
+    monkeypatch.setattr(cells, "CELL_PAIRS", 51_200)  # 512 cells of ~20 accounts
+    plan = align(inst.problem, inst.spec, time_limit=40)
+    assert plan.assignment is not None
+    check_plan(plan)
+    assert plan.stats["cells"] == 512
+    assert plan.lower_bound <= full.bound * (1 + 1e-9)
+    assert plan.lower_bound >= 0.99 * full.bound
+    assert plan.objective >= full.bound
