@@ -130,10 +130,13 @@ ACCOUNTS_LP_ROUND_GAP = 1e-3
 ACCOUNTS_LP_PAUSE_ARCS = 2_000_000
 ROUND_SLACK = 1e-3
 #: An accounts' LP not priced to the end is followed by a second LP for the bound
-#: (see ``_second_lp_bound``) when the first LP's time fits in this share of the
-#: time left (at 1M x 1,000, the interior point alone, 600 s: bound 1,097.2M ->
-#: 1,130.9M, the LP itself being at most 1,132.1M).
+#: (see ``_second_lp_bound``) that may use this share of the time left, and starts
+#: when SECOND_LP_MIN times the first LP's time fits in it: at 1M x 1,000 (first
+#: LP 560 s; the interior point alone) its bound is 1,130.6M after 420 s and
+#: 1,130.9M after 600 s, against 1,097.2M at the first LP's duals, the LP itself
+#: being at most 1,132.1M.
 SECOND_LP_SHARE = 0.8
+SECOND_LP_MIN = 0.75
 CELL_PRICED_K = 3
 ITEM_NEAREST_K = 4
 LP_NEAREST_K = 1
@@ -976,11 +979,12 @@ def _second_lp_bound(
     limits, so no narrowing is paid either. Its bound is L(π) at its last
     duals when its interior point converges or the clock stops it (keeping
     only the first LP's support, 3.3M arcs instead of 7M at 1M × 1,000, left
-    L(π) at 1,096.3M: the dropped arcs price in again). It starts only when
-    the first LP's time would fit in :data:`SECOND_LP_SHARE` of the time left.
+    L(π) at 1,096.3M: the dropped arcs price in again). It gets
+    :data:`SECOND_LP_SHARE` of the time left, and starts only when
+    :data:`SECOND_LP_MIN` of the first LP's time fits in that.
     """
     deadline = clock.after(SECOND_LP_SHARE)
-    if time.perf_counter() + stats.get("lp_seconds", 0.0) > deadline:
+    if time.perf_counter() + SECOND_LP_MIN * stats.get("lp_seconds", 0.0) > deadline:
         return -np.inf
     u, pi, beta = _duals(priced.model, priced.lp)
     with step("Pricing all arcs"):
